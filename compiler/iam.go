@@ -1,0 +1,195 @@
+package compiler
+
+import "encoding/json"
+
+// The IAM documents are built from these types so that they marshal to
+// deterministic JSON. ARNs carry CloudFormation pseudo parameters such as
+// ${AWS::Partition}; the template substitutes them with Fn::Sub, and the
+// standalone IAM files keep them for reviewers.
+
+// PolicyDocument is an IAM policy (identity or trust).
+type PolicyDocument struct {
+	Version   string      `json:"Version"`
+	Statement []Statement `json:"Statement"`
+}
+
+// Statement is one IAM statement.
+type Statement struct {
+	Sid       string     `json:"Sid,omitempty"`
+	Effect    string     `json:"Effect"`
+	Principal *Principal `json:"Principal,omitempty"`
+	Action    Strings    `json:"Action"`
+	Resource  Strings    `json:"Resource,omitempty"`
+	Condition Condition  `json:"Condition,omitempty"`
+}
+
+// Principal names who may assume a role.
+type Principal struct {
+	Service Strings `json:"Service,omitempty"`
+}
+
+// Condition maps an operator (StringEquals) to keys and values.
+type Condition map[string]map[string]Strings
+
+// Strings marshals as a single string when it has one element, as IAM
+// habitually writes it, and as a list otherwise.
+type Strings []string
+
+// MarshalJSON writes one value as a string and several as a list.
+func (s Strings) MarshalJSON() ([]byte, error) {
+	if len(s) == 1 {
+		return json.Marshal(s[0])
+	}
+	return json.Marshal([]string(s))
+}
+
+const iamVersion = "2012-10-17"
+
+// arn builds an ARN with pseudo-parameter placeholders.
+func arn(service, region, account, resource string) string {
+	return "arn:${AWS::Partition}:" + service + ":" + region + ":" + account + ":" + resource
+}
+
+const (
+	thisRegion  = "${AWS::Region}"
+	thisAccount = "${AWS::AccountId}"
+)
+
+// RoleSet is the IAM generated for one policy.
+type RoleSet struct {
+	InstancePolicy   PolicyDocument
+	InstanceTrust    PolicyDocument
+	AutomationPolicy PolicyDocument
+	AutomationTrust  PolicyDocument
+	WindowPolicy     PolicyDocument
+	WindowTrust      PolicyDocument
+	// InstanceManagedPolicies are attached to the instance role so the SSM
+	// agent can register and receive commands.
+	InstanceManagedPolicies []string
+}
+
+func serviceTrust(service string, confusedDeputy bool) PolicyDocument {
+	st := Statement{
+		Effect:    "Allow",
+		Principal: &Principal{Service: Strings{service}},
+		Action:    Strings{"sts:AssumeRole"},
+	}
+	if confusedDeputy {
+		// Systems Manager assumes the role on behalf of this account only.
+		st.Condition = Condition{"StringEquals": {"aws:SourceAccount": Strings{thisAccount}}}
+	}
+	return PolicyDocument{Version: iamVersion, Statement: []Statement{st}}
+}
+
+// targetTagCondition restricts a statement to instances carrying the
+// policy's target tags: keys are ANDed, values of one key ORed, as the
+// maintenance-window target does.
+func targetTagCondition(prefix string, targets []TagFilter) map[string]Strings {
+	m := map[string]Strings{}
+	for _, t := range targets {
+		m[prefix+t.Key] = Strings(t.Values)
+	}
+	return m
+}
+
+func buildRoles(p *PolicyPlan) RoleSet {
+	n := p.Names
+	policyTag := map[string]Strings{"aws:RequestTag/" + TagPolicy: {n.Policy}}
+	instance := PolicyDocument{Version: iamVersion, Statement: []Statement{
+		{
+			Sid:       "SnapshotOnlyTargetInstances",
+			Effect:    "Allow",
+			Action:    Strings{"ec2:CreateSnapshots"},
+			Resource:  Strings{arn("ec2", thisRegion, thisAccount, "instance/*")},
+			Condition: Condition{"StringEquals": targetTagCondition("ec2:ResourceTag/", p.Targets)},
+		},
+		{
+			Sid:      "SnapshotAttachedVolumes",
+			Effect:   "Allow",
+			Action:   Strings{"ec2:CreateSnapshots"},
+			Resource: Strings{arn("ec2", thisRegion, thisAccount, "volume/*")},
+		},
+		{
+			// Snapshots must carry this policy's tag from the moment they
+			// exist, so that pruning and protection can rely on it.
+			Sid:       "CreateOnlyPolicyTaggedSnapshots",
+			Effect:    "Allow",
+			Action:    Strings{"ec2:CreateSnapshots"},
+			Resource:  Strings{arn("ec2", thisRegion, "", "snapshot/*")},
+			Condition: Condition{"StringEquals": policyTag},
+		},
+		{
+			Sid:      "TagSnapshotsOnlyAtCreation",
+			Effect:   "Allow",
+			Action:   Strings{"ec2:CreateTags"},
+			Resource: Strings{arn("ec2", thisRegion, "", "snapshot/*")},
+			Condition: Condition{"StringEquals": map[string]Strings{
+				"ec2:CreateAction":            {"CreateSnapshots"},
+				"aws:RequestTag/" + TagPolicy: {n.Policy},
+			}},
+		},
+	}}
+	automation := PolicyDocument{Version: iamVersion, Statement: []Statement{
+		{
+			Sid:      "RunSnapshotDocument",
+			Effect:   "Allow",
+			Action:   Strings{"ssm:SendCommand"},
+			Resource: Strings{arn("ssm", thisRegion, thisAccount, "document/"+n.CommandDocument)},
+		},
+		{
+			Sid:       "OnTargetInstancesOnly",
+			Effect:    "Allow",
+			Action:    Strings{"ssm:SendCommand"},
+			Resource:  Strings{arn("ec2", thisRegion, thisAccount, "instance/*")},
+			Condition: Condition{"StringEquals": targetTagCondition("ssm:resourceTag/", p.Targets)},
+		},
+		{
+			// These read-only calls do not support resource-level
+			// permissions; IAM requires "*".
+			Sid:    "FollowCommandAndInstance",
+			Effect: "Allow",
+			Action: Strings{
+				"ec2:DescribeInstances",
+				"ssm:DescribeInstanceInformation",
+				"ssm:GetCommandInvocation",
+				"ssm:ListCommandInvocations",
+				"ssm:ListCommands",
+			},
+			Resource: Strings{"*"},
+		},
+	}}
+	window := PolicyDocument{Version: iamVersion, Statement: []Statement{
+		{
+			Sid:      "StartBackupRunbook",
+			Effect:   "Allow",
+			Action:   Strings{"ssm:StartAutomationExecution"},
+			Resource: Strings{arn("ssm", thisRegion, thisAccount, "automation-definition/"+n.Runbook+":*")},
+		},
+		{
+			Sid:      "FollowBackupRunbook",
+			Effect:   "Allow",
+			Action:   Strings{"ssm:GetAutomationExecution"},
+			Resource: Strings{arn("ssm", thisRegion, thisAccount, "automation-execution/*")},
+		},
+		{
+			Sid:       "PassAutomationRoleToSystemsManager",
+			Effect:    "Allow",
+			Action:    Strings{"iam:PassRole"},
+			Resource:  Strings{roleARN(n.AutomationRole)},
+			Condition: Condition{"StringEquals": {"iam:PassedToService": {"ssm.amazonaws.com"}}},
+		},
+	}}
+	return RoleSet{
+		InstancePolicy:          instance,
+		InstanceTrust:           serviceTrust("ec2.amazonaws.com", false),
+		AutomationPolicy:        automation,
+		AutomationTrust:         serviceTrust("ssm.amazonaws.com", true),
+		WindowPolicy:            window,
+		WindowTrust:             serviceTrust("ssm.amazonaws.com", true),
+		InstanceManagedPolicies: []string{"arn:${AWS::Partition}:iam::aws:policy/AmazonSSMManagedInstanceCore"},
+	}
+}
+
+func roleARN(name string) string {
+	return "arn:${AWS::Partition}:iam::" + thisAccount + ":role" + IAMPath + name
+}

@@ -1,0 +1,77 @@
+package compiler
+
+import "strings"
+
+// Names of the resources generated for one policy. Every name derives from
+// the policy name, so two policies never collide and a reviewer can tell at
+// a glance which policy a resource in an account belongs to.
+type Names struct {
+	Policy string
+	// Logical is the CloudFormation logical-id prefix (PascalCase of Policy).
+	Logical string
+
+	CommandDocument  string
+	Runbook          string
+	Window           string
+	WindowTarget     string
+	WindowTask       string
+	InstanceRole     string
+	InstanceProfile  string
+	AutomationRole   string
+	WindowRole       string
+	InstancePolicy   string
+	AutomationPolicy string
+	WindowPolicy     string
+}
+
+// IAMPath keeps the generated roles together in the account.
+const IAMPath = "/ssm-backup/"
+
+// Tag keys the generated scripts put on every snapshot.
+const (
+	TagPolicy      = "ssm-backup:policy"
+	TagInstanceID  = "ssm-backup:instance-id"
+	TagConsistency = "ssm-backup:consistency"
+	TagRunID       = "ssm-backup:run-id"
+)
+
+func namesFor(policy string) Names {
+	// SSM document names may not start with "aws", "amazon" or "amzn"; the
+	// "ssm-backup-" prefix rules that out. IAM role names are at most 64
+	// characters: "ssmb-" + 40 + "-automation" is 56.
+	return Names{
+		Policy:           policy,
+		Logical:          logicalID(policy),
+		CommandDocument:  "ssm-backup-" + policy + "-snapshot",
+		Runbook:          "ssm-backup-" + policy + "-backup",
+		Window:           "ssm-backup-" + policy,
+		WindowTarget:     "ssm-backup-" + policy + "-instances",
+		WindowTask:       "ssm-backup-" + policy + "-backup",
+		InstanceRole:     "ssmb-" + policy + "-instance",
+		InstanceProfile:  "ssmb-" + policy + "-instance",
+		AutomationRole:   "ssmb-" + policy + "-automation",
+		WindowRole:       "ssmb-" + policy + "-window",
+		InstancePolicy:   "ssmb-" + policy + "-instance",
+		AutomationPolicy: "run-snapshot-command",
+		WindowPolicy:     "start-backup-runbook",
+	}
+}
+
+// logicalID turns "mysql-fleet-2" into "MysqlFleet2". Distinct policy names
+// can map to the same id ("a-1" and "a1"); Lower reports that as an error.
+func logicalID(name string) string {
+	var b strings.Builder
+	upper := true
+	for _, r := range name {
+		if r == '-' {
+			upper = true
+			continue
+		}
+		if upper && r >= 'a' && r <= 'z' {
+			r -= 'a' - 'A'
+		}
+		upper = false
+		b.WriteRune(r)
+	}
+	return b.String()
+}

@@ -1,0 +1,155 @@
+package compiler
+
+import (
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/ssm-backup/ssm-backup/diag"
+	"github.com/ssm-backup/ssm-backup/documents"
+	"github.com/ssm-backup/ssm-backup/policies"
+	"github.com/ssm-backup/ssm-backup/schedule"
+)
+
+// Plan is the compiler's intermediate representation: for each policy, the
+// strategy chosen and every value the generators need. Generators see only
+// the plan, never YAML.
+type Plan struct {
+	Policies []*PolicyPlan
+}
+
+// PolicyPlan is one policy, lowered.
+type PolicyPlan struct {
+	Names       Names
+	Description string
+	Platform    policies.Platform
+	Consistency policies.Consistency
+	Volumes     policies.VolumeSelection
+	// Targets are the maintenance-window target filters, sorted by key.
+	Targets  []TagFilter
+	Schedule SchedulePlan
+	// Tags are the user's tags, sorted by key; applied to snapshots and resources.
+	Tags []documents.Tag
+	// Snapshot is what the on-instance script does.
+	Snapshot documents.LinuxSnapshot
+	// RunCommandTimeoutSeconds bounds the aws:runCommand step of the runbook.
+	RunCommandTimeoutSeconds int
+	// Warnings found by validation, carried into the summary.
+	Warnings diag.Diagnostics
+}
+
+// TagFilter matches instances whose tag Key has any of Values.
+type TagFilter struct {
+	Key    string
+	Values []string
+}
+
+// SchedulePlan is when and how the fleet is backed up.
+type SchedulePlan struct {
+	Expression     string
+	Timezone       string
+	Offset         int
+	DurationHours  int
+	CutoffHours    int
+	MaxConcurrency string
+	MaxErrors      string
+	Parsed         *schedule.Schedule
+	Location       *time.Location
+}
+
+// Lower turns validated policies into a plan. It reports the problems only
+// the compiler can see (resource-name collisions); the policies must have
+// passed policies.Validate and CheckSupported without errors.
+func Lower(ps []*policies.Policy) (*Plan, diag.Diagnostics) {
+	plan := &Plan{}
+	var ds diag.Diagnostics
+	byLogical := map[string]*policies.Policy{}
+	sorted := append([]*policies.Policy(nil), ps...)
+	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].Metadata.Name < sorted[j].Metadata.Name })
+	for _, p := range sorted {
+		pp, err := lowerPolicy(p)
+		if err != nil {
+			ds = append(ds, diag.Errorf(p.Source.Value("spec"), "spec", "%s", err.Error()))
+			continue
+		}
+		if prev, ok := byLogical[pp.Names.Logical]; ok {
+			r := prev.Source.Value("metadata.name")
+			ds = append(ds, diag.Diagnostic{
+				Severity: diag.Error,
+				Summary:  fmt.Sprintf("policy name %q gives the same CloudFormation logical id %q as %q", p.Metadata.Name, pp.Names.Logical, prev.Metadata.Name),
+				Detail:   fmt.Sprintf("%q is defined at %s:%d:%d; rename one of them so that their names differ in more than hyphens", prev.Metadata.Name, r.File, r.Start.Line, r.Start.Column),
+				Range:    p.Source.Value("metadata.name"),
+				Path:     "metadata.name",
+			})
+			continue
+		}
+		byLogical[pp.Names.Logical] = p
+		plan.Policies = append(plan.Policies, pp)
+	}
+	return plan, ds
+}
+
+func lowerPolicy(p *policies.Policy) (*PolicyPlan, error) {
+	s := p.Spec
+	parsed, errs := schedule.Parse(s.Schedule.Expression)
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("schedule expression %q is invalid: %s", s.Schedule.Expression, errs[0].Message)
+	}
+	loc, err := schedule.LoadLocation(s.Schedule.TimezoneOrDefault())
+	if err != nil {
+		return nil, err
+	}
+	offset := 0
+	if s.Schedule.Offset != nil {
+		offset = *s.Schedule.Offset
+	}
+	pp := &PolicyPlan{
+		Names:       namesFor(p.Metadata.Name),
+		Description: p.Metadata.Description,
+		Platform:    s.Platform,
+		Consistency: s.Consistency,
+		Volumes:     s.VolumesOrDefault(),
+		Schedule: SchedulePlan{
+			Expression:     s.Schedule.Expression,
+			Timezone:       s.Schedule.TimezoneOrDefault(),
+			Offset:         offset,
+			DurationHours:  int(s.Schedule.Window.DurationOrDefault().Value / time.Hour),
+			CutoffHours:    int(s.Schedule.Window.CutoffOrDefault().Value / time.Hour),
+			MaxConcurrency: s.Schedule.MaxConcurrencyOrDefault(),
+			MaxErrors:      s.Schedule.MaxErrorsOrDefault(),
+			Parsed:         parsed,
+			Location:       loc,
+		},
+	}
+	if pp.Description == "" {
+		pp.Description = fmt.Sprintf("Backup policy %s", p.Metadata.Name)
+	}
+	for k, vs := range s.Targets.Tags {
+		values := append([]string(nil), vs...)
+		sort.Strings(values)
+		pp.Targets = append(pp.Targets, TagFilter{Key: k, Values: values})
+	}
+	sort.Slice(pp.Targets, func(i, j int) bool { return pp.Targets[i].Key < pp.Targets[j].Key })
+	for k, v := range s.Tags {
+		pp.Tags = append(pp.Tags, documents.Tag{Key: k, Value: v})
+	}
+	sort.Slice(pp.Tags, func(i, j int) bool { return pp.Tags[i].Key < pp.Tags[j].Key })
+
+	freeze := int(s.MaxFreezeOrDefault().Value / time.Second)
+	// The script's own work before and after the freeze is seconds; the
+	// step timeout leaves room for it and for a slow instance-metadata
+	// service, but stays far below the window so a hung run is noticed.
+	timeout := 300 + freeze
+	pp.Snapshot = documents.LinuxSnapshot{
+		Description:       pp.Description,
+		PolicyName:        p.Metadata.Name,
+		Consistency:       string(s.Consistency),
+		ExcludeBootVolume: pp.Volumes == policies.DataVolumes,
+		Mounts:            append([]string(nil), s.Mounts...),
+		MaxFreezeSeconds:  freeze,
+		Tags:              pp.Tags,
+		TimeoutSeconds:    timeout,
+	}
+	pp.RunCommandTimeoutSeconds = timeout + 60
+	return pp, nil
+}

@@ -1,0 +1,200 @@
+package compiler
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/ssm-backup/ssm-backup/policies"
+)
+
+// NextRunsCount is how many upcoming runs the summary lists per policy.
+const NextRunsCount = 5
+
+// SummaryAnchorPrefix starts the summary line that records the instant next
+// runs are listed from; compile --check reads it back so a summary is stale
+// only when the policies change, not when the clock moves.
+const SummaryAnchorPrefix = "Next runs are listed from "
+
+// renderSummary writes the Markdown a reviewer reads: what each policy
+// backs up, when, how consistently, and what each generated role may do.
+// Everything in it is computed from the plan and the generated documents.
+func renderSummary(plan *Plan, arts []*policyArtifacts, opts Options) []byte {
+	var b strings.Builder
+	now := opts.Now.UTC().Truncate(time.Second)
+	fmt.Fprintf(&b, "# ssm-backup summary\n\n")
+	fmt.Fprintf(&b, "%d %s. %s%s.\n\n", len(plan.Policies), plural(len(plan.Policies), "policy", "policies"), SummaryAnchorPrefix, now.Format(time.RFC3339))
+	if len(plan.Policies) > 0 {
+		b.WriteString("| policy | targets | volumes | consistency | schedule | warnings |\n")
+		b.WriteString("|---|---|---|---|---|---|\n")
+		for _, p := range plan.Policies {
+			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %d |\n",
+				p.Names.Policy, md(targetsText(p)), p.Volumes, p.Consistency,
+				md(p.Schedule.Parsed.Describe()+" ("+p.Schedule.Timezone+")"), len(p.Warnings))
+		}
+		b.WriteString("\n")
+	}
+	for i, p := range plan.Policies {
+		writePolicySummary(&b, p, arts[i], now)
+	}
+	return []byte(b.String())
+}
+
+func writePolicySummary(b *strings.Builder, p *PolicyPlan, a *policyArtifacts, now time.Time) {
+	n := p.Names
+	s := p.Schedule
+	fmt.Fprintf(b, "## %s\n\n%s\n\n", n.Policy, md(p.Description))
+	fmt.Fprintf(b, "- **Targets:** %s (maintenance window `%s`, %s at a time, stop after %s %s)\n",
+		md(targetsText(p)), n.Window, concurrencyText(s.MaxConcurrency), s.MaxErrors, plural(errorsCount(s.MaxErrors), "error", "errors"))
+	fmt.Fprintf(b, "- **Volumes:** %s\n", volumesText(p.Volumes))
+	fmt.Fprintf(b, "- **Consistency:** %s\n", consistencyText(p))
+	fmt.Fprintf(b, "- **Schedule:** `%s` — %s, time zone %s", s.Expression, md(s.Parsed.Describe()), s.Timezone)
+	if s.Offset > 0 {
+		fmt.Fprintf(b, ", %d %s after the cron date", s.Offset, plural(s.Offset, "day", "days"))
+	}
+	fmt.Fprintf(b, "; the window stays open %d h and starts no new instance in its last %d h\n", s.DurationHours, s.CutoffHours)
+	runs := s.Parsed.Next(now, s.Location, s.Offset, NextRunsCount)
+	if len(runs) == 0 {
+		fmt.Fprintf(b, "- **Next runs:** none after %s\n", now.Format(time.RFC3339))
+	} else {
+		fmt.Fprintf(b, "- **Next runs:**\n")
+		for _, r := range runs {
+			fmt.Fprintf(b, "  - %s\n", r.In(s.Location).Format("Mon 2006-01-02 15:04 MST"))
+		}
+	}
+	if len(p.Tags) > 0 {
+		var tags []string
+		for _, t := range p.Tags {
+			tags = append(tags, fmt.Sprintf("`%s=%s`", t.Key, t.Value))
+		}
+		fmt.Fprintf(b, "- **Snapshot tags:** %s, plus `%s`, `%s`, `%s`, `%s`\n", strings.Join(tags, ", "), TagPolicy, TagInstanceID, TagConsistency, TagRunID)
+	} else {
+		fmt.Fprintf(b, "- **Snapshot tags:** `%s`, `%s`, `%s`, `%s`\n", TagPolicy, TagInstanceID, TagConsistency, TagRunID)
+	}
+	b.WriteString("- **Retention:** none — snapshots are kept until deleted by hand\n\n")
+
+	b.WriteString("### Permissions\n\n")
+	writeRole(b, "Instance role `"+n.InstanceRole+"` (managed policy `"+n.InstancePolicy+"`)", a.roles.InstancePolicy)
+	writeRole(b, "Automation role `"+n.AutomationRole+"`", a.roles.AutomationPolicy)
+	writeRole(b, "Maintenance-window role `"+n.WindowRole+"`", a.roles.WindowPolicy)
+	b.WriteString("None of the roles may delete, share or re-tag a snapshot.\n\n")
+
+	if len(p.Warnings) > 0 {
+		b.WriteString("### Warnings\n\n")
+		for _, w := range p.Warnings {
+			loc := fmt.Sprintf("%s:%d:%d", w.Range.File, w.Range.Start.Line, w.Range.Start.Column)
+			code := ""
+			if w.Code != "" {
+				code = w.Code + " "
+			}
+			fmt.Fprintf(b, "- %s`%s`: %s\n", code, loc, md(w.Summary))
+		}
+		b.WriteString("\n")
+	}
+}
+
+func writeRole(b *strings.Builder, title string, doc PolicyDocument) {
+	fmt.Fprintf(b, "%s may:\n", title)
+	for _, st := range doc.Statement {
+		fmt.Fprintf(b, "- %s %s on %s", strings.ToLower(st.Effect), codeList(st.Action), codeList(st.Resource))
+		if len(st.Condition) > 0 {
+			var conds []string
+			ops := make([]string, 0, len(st.Condition))
+			for op := range st.Condition {
+				ops = append(ops, op)
+			}
+			sort.Strings(ops)
+			for _, op := range ops {
+				keys := make([]string, 0, len(st.Condition[op]))
+				for k := range st.Condition[op] {
+					keys = append(keys, k)
+				}
+				sort.Strings(keys)
+				for _, k := range keys {
+					conds = append(conds, fmt.Sprintf("`%s` %s %s", k, opText(op), codeList(st.Condition[op][k])))
+				}
+			}
+			fmt.Fprintf(b, " when %s", strings.Join(conds, " and "))
+		}
+		b.WriteString("\n")
+	}
+	b.WriteString("\n")
+}
+
+func opText(op string) string {
+	if op == "StringEquals" {
+		return "is"
+	}
+	return op
+}
+
+func codeList(xs []string) string {
+	var out []string
+	for _, x := range xs {
+		out = append(out, "`"+x+"`")
+	}
+	if len(out) > 1 {
+		return strings.Join(out[:len(out)-1], ", ") + " or " + out[len(out)-1]
+	}
+	return strings.Join(out, "")
+}
+
+func targetsText(p *PolicyPlan) string {
+	var parts []string
+	for _, t := range p.Targets {
+		parts = append(parts, fmt.Sprintf("%s = %s", t.Key, strings.Join(t.Values, " or ")))
+	}
+	return "instances tagged " + strings.Join(parts, " and ")
+}
+
+func volumesText(v policies.VolumeSelection) string {
+	switch v {
+	case policies.DataVolumes:
+		return "data volumes (the root volume is excluded), in one multi-volume CreateSnapshots call"
+	case policies.RootVolume:
+		return "the root volume only"
+	}
+	return "every EBS volume of the instance, in one multi-volume CreateSnapshots call"
+}
+
+func consistencyText(p *PolicyPlan) string {
+	switch p.Consistency {
+	case policies.Crash:
+		return "crash-consistent: all volumes at the same point in time, nothing flushed or frozen"
+	case policies.Filesystem:
+		mounts := "the ext4 and xfs data file systems on the instance's EBS volumes (found at run time; never /, /tmp or the SSM agent's)"
+		if len(p.Snapshot.Mounts) > 0 {
+			mounts = codeList(p.Snapshot.Mounts)
+		}
+		return fmt.Sprintf("file-system-consistent: sync, then freeze %s for one CreateSnapshots call, at most %d s (a watchdog thaws after that even if the script dies)", mounts, p.Snapshot.MaxFreezeSeconds)
+	}
+	return string(p.Consistency)
+}
+
+func concurrencyText(c string) string {
+	if strings.HasSuffix(c, "%") {
+		return c + " of the instances"
+	}
+	return c + " " + plural(errorsCount(c), "instance", "instances")
+}
+
+func errorsCount(s string) int {
+	var n int
+	if _, err := fmt.Sscanf(s, "%d", &n); err != nil {
+		return 0
+	}
+	return n
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+// md escapes the characters that would break a Markdown table cell.
+func md(s string) string {
+	return strings.NewReplacer("|", "\\|", "\n", " ").Replace(s)
+}
