@@ -111,7 +111,14 @@ func Parse(expr string) (*Schedule, []*Error) {
 	s := p.parse()
 	if len(p.errs) > 0 {
 		sort.SliceStable(p.errs, func(i, j int) bool { return p.errs[i].Offset < p.errs[j].Offset })
-		return nil, p.errs
+		// The same problem can be found twice, e.g. once per "#" in "3#1,6#3".
+		errs := p.errs[:1]
+		for _, e := range p.errs[1:] {
+			if last := errs[len(errs)-1]; *e != *last {
+				errs = append(errs, e)
+			}
+		}
+		return nil, errs
 	}
 	return s, nil
 }
