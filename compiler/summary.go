@@ -129,13 +129,19 @@ func opText(op string) string {
 	return op
 }
 
-func codeList(xs []string) string {
+// codeList formats alternatives: `a`, `b` or `c`.
+func codeList(xs []string) string { return joinCode(xs, " or ") }
+
+// codeAll formats a conjunction: `a`, `b` and `c`.
+func codeAll(xs []string) string { return joinCode(xs, " and ") }
+
+func joinCode(xs []string, last string) string {
 	var out []string
 	for _, x := range xs {
 		out = append(out, "`"+x+"`")
 	}
 	if len(out) > 1 {
-		return strings.Join(out[:len(out)-1], ", ") + " or " + out[len(out)-1]
+		return strings.Join(out[:len(out)-1], ", ") + last + out[len(out)-1]
 	}
 	return strings.Join(out, "")
 }
@@ -165,7 +171,7 @@ func consistencyText(p *PolicyPlan) string {
 	case policies.Filesystem:
 		mounts := "the ext4 and xfs data file systems on the instance's EBS volumes (found at run time; never /, /tmp or the SSM agent's)"
 		if len(p.Snapshot.Mounts) > 0 {
-			mounts = codeList(p.Snapshot.Mounts)
+			mounts = codeAll(p.Snapshot.Mounts)
 		}
 		return fmt.Sprintf("file-system-consistent: sync, then freeze %s for one CreateSnapshots call, at most %d s (a watchdog thaws after that even if the script dies)", mounts, p.Snapshot.MaxFreezeSeconds)
 	}

@@ -35,6 +35,10 @@ type Source struct {
 	// failed holds the paths whose value the loader could not read (and
 	// reported), so that validation does not report them a second time.
 	failed map[string]bool
+	// misspelt holds the paths of fields that an unknown key was taken to
+	// be a misspelling of ("did you mean"), so that validation does not
+	// also report them as missing.
+	misspelt map[string]bool
 }
 
 // Value returns the range of the value at path (e.g. spec.schedule.expression),
@@ -52,6 +56,10 @@ func (s *Source) Has(path string) bool {
 	_, ok := s.values[path]
 	return ok
 }
+
+// isMisspelt reports whether an unknown key was reported as a likely
+// misspelling of the field at path.
+func (s *Source) isMisspelt(path string) bool { return s != nil && s.misspelt[path] }
 
 // unreadable reports whether the loader failed to read the value at path or
 // at one of its ancestors; such a value is zero and already reported.
@@ -146,7 +154,7 @@ func Load(file string, data []byte) ([]*Policy, diag.Diagnostics) {
 	docs := 0
 	for i := 0; ; i++ {
 		var root yaml.Node
-		err := dec.Decode(&root)
+		err := decodeNode(dec, &root)
 		if errors.Is(err, io.EOF) {
 			break
 		}
@@ -177,6 +185,18 @@ func Load(file string, data []byte) ([]*Policy, diag.Diagnostics) {
 	return out, ds
 }
 
+// decodeNode reads the next document. A panic inside the YAML parser (a bug
+// there, on input nobody should write) becomes an error, so that a bad file
+// is reported like any other.
+func decodeNode(dec *yaml.Decoder, root *yaml.Node) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("yaml: the YAML parser failed on this input: %v", r)
+		}
+	}()
+	return dec.Decode(root)
+}
+
 func syntaxDiagnostic(file string, err error) diag.Diagnostic {
 	msg := err.Error()
 	line := 1
@@ -196,7 +216,7 @@ func syntaxDiagnostic(file string, err error) diag.Diagnostic {
 }
 
 func loadDocument(file string, index int, root *yaml.Node) (*Policy, diag.Diagnostics) {
-	src := &Source{File: file, Doc: index, values: map[string]diag.Range{}, keys: map[string]diag.Range{}, failed: map[string]bool{}}
+	src := &Source{File: file, Doc: index, values: map[string]diag.Range{}, keys: map[string]diag.Range{}, failed: map[string]bool{}, misspelt: map[string]bool{}}
 	d := &decoder{src: src}
 	n := root
 	if n.Kind == yaml.DocumentNode {
@@ -231,7 +251,18 @@ type decoder struct {
 	diags   diag.Diagnostics
 	visited int
 	aborted bool
+	// typeErrors remembers the nodes already reported as having the wrong
+	// type, so that a node reached through many aliases is reported once.
+	typeErrors map[typeErrorKey]bool
 }
+
+type typeErrorKey struct {
+	node  *yaml.Node
+	want  string
+	field string // the path without list indexes
+}
+
+var indexRE = regexp.MustCompile(`\[[0-9]+\]`)
 
 func (d *decoder) rangeOf(n *yaml.Node) diag.Range {
 	start := diag.Pos{Line: n.Line, Column: n.Column}
@@ -267,6 +298,15 @@ func (d *decoder) valueError(n *yaml.Node, path, format string, args ...any) {
 }
 
 func (d *decoder) typeError(n *yaml.Node, path, want string) {
+	key := typeErrorKey{n, want, indexRE.ReplaceAllString(path, "[]")}
+	if d.typeErrors[key] {
+		d.src.failed[path] = true
+		return
+	}
+	if d.typeErrors == nil {
+		d.typeErrors = map[typeErrorKey]bool{}
+	}
+	d.typeErrors[key] = true
 	d.valueError(n, path, "%s must be %s, not %s", fieldName(path), want, describeNode(n))
 }
 
@@ -445,7 +485,8 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 			continue
 		}
 		if k.Value == "<<" {
-			d.errorAt(k, path, "YAML merge keys (<<) are not supported in policies; write the fields out")
+			// The merged fields are not read, so the mapping is incomplete.
+			d.valueError(k, path, "YAML merge keys (<<) are not supported in policies; write the fields out")
 			continue
 		}
 		if d.checkDuplicate(seen, k, path) {
@@ -461,6 +502,7 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 			}
 			if s := Suggest(k.Value, names); s != "" {
 				dd.Detail = fmt.Sprintf("did you mean %q?", s)
+				d.src.misspelt[joinPath(path, s)] = true
 			} else {
 				sorted := append([]string(nil), names...)
 				sort.Strings(sorted)

@@ -1,6 +1,7 @@
 package policies
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"path"
@@ -11,6 +12,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"gopkg.in/yaml.v3"
 
 	"github.com/ssm-backup/ssm-backup/diag"
 	"github.com/ssm-backup/ssm-backup/schedule"
@@ -57,24 +60,24 @@ const (
 	// Each copy is one CopySnapshot per snapshot and run, and EBS limits the
 	// concurrent copies into one destination region; five destinations is
 	// already more than a 3-2-1 setup needs.
-	maxCopies          = 5
-	maxScheduleLength  = 256 // Systems Manager MaintenanceWindowSchedule
-	maxRateLength      = 7   // Systems Manager MaxConcurrency / MaxErrors
-	minArchiveAfter    = 90 * 24 * time.Hour
-	day                = 24 * time.Hour
-	minMaxAge          = day
-	minFreeze          = time.Second
-	maxFreezeLimit     = 60 * time.Second
-	minLockWait        = time.Second
-	maxLockWait        = 60 * time.Second
-	maxCustomTimeout   = time.Hour
-	minRetentionCount  = 1
-	maxRetentionCount  = 1000
-	minScheduleOffset  = 1
-	maxScheduleOffset  = 6
-	minWindowHours     = 1
-	maxWindowHours     = 24
-	maxWindowCutoffHrs = 23
+	maxCopies            = 5
+	maxScheduleLength    = 256 // Systems Manager MaintenanceWindowSchedule
+	maxConcurrencyLength = 7   // Systems Manager MaxConcurrency / MaxErrors
+	minArchiveAfter      = 90 * 24 * time.Hour
+	day                  = 24 * time.Hour
+	minMaxAge            = day
+	minFreeze            = time.Second
+	maxFreezeLimit       = 60 * time.Second
+	minLockWait          = time.Second
+	maxLockWait          = 60 * time.Second
+	maxCustomTimeout     = time.Hour
+	minRetentionCount    = 1
+	maxRetentionCount    = 1000
+	minScheduleOffset    = 1
+	maxScheduleOffset    = 6
+	minWindowHours       = 1
+	maxWindowHours       = 24
+	maxWindowCutoffHrs   = 23
 )
 
 var (
@@ -101,13 +104,14 @@ var (
 	percentOrNumber = regexp.MustCompile(`^([0-9]+)(%?)$`)
 )
 
-// Mount points that hold the SSM agent, its state and logs, or the scripts'
-// temporary files. Freezing one of them stalls the very process that would
-// thaw it.
+// Mount points that hold the SSM agent, its state and logs, the script's
+// working and temporary files, or the programs they run. The agent and the
+// script write there while the data file systems are frozen; if one of them
+// were frozen too, the process that thaws it would wait for itself.
 var agentMounts = []string{
-	"/", "/usr", "/usr/bin", "/bin", "/sbin", "/usr/sbin", "/etc", "/tmp", "/var", "/var/lib",
-	"/var/lib/amazon", "/var/lib/amazon/ssm", "/var/log", "/var/log/amazon",
-	"/var/log/amazon/ssm", "/snap", "/opt", "/opt/aws",
+	"/", "/bin", "/sbin", "/usr", "/usr/bin", "/usr/sbin", "/usr/local", "/etc", "/tmp", "/var",
+	"/var/lib", "/var/lib/amazon", "/var/lib/amazon/ssm", "/var/log", "/var/log/amazon",
+	"/var/log/amazon/ssm", "/var/tmp", "/snap", "/var/snap", "/var/snap/amazon-ssm-agent",
 }
 
 var (
@@ -159,11 +163,27 @@ func Validate(ps []*Policy) diag.Diagnostics {
 		if p == nil {
 			continue
 		}
-		v := &validator{p: p, src: p.Source}
+		src := p.Source
+		if src == nil {
+			src = synthesizeSource(p)
+		}
+		v := &validator{p: p, src: src}
 		v.policy()
 		ds = append(ds, v.ds...)
 	}
 	return ds.Sorted()
+}
+
+// synthesizeSource gives a policy built in code, rather than loaded, a
+// source: which fields it sets and where they would be in its YAML form.
+func synthesizeSource(p *Policy) *Source {
+	data, err := yaml.Marshal(p)
+	if err == nil {
+		if ps, _ := Load("", data); len(ps) == 1 && ps[0].Source != nil {
+			return ps[0].Source
+		}
+	}
+	return &Source{}
 }
 
 type validator struct {
@@ -228,14 +248,14 @@ func (v *validator) require(parent, name, hint string) bool {
 	if parent != "" && (!v.src.Has(parent) || v.src.unreadable(parent)) {
 		return false // the parent is missing or broken, and reported as such
 	}
+	if v.src.isMisspelt(p) {
+		return false // reported as an unknown key: "did you mean ..."
+	}
 	in := ""
 	if parent != "" {
 		in = " in " + parent
 	}
-	r := v.src.Range
-	if parent != "" {
-		r = v.src.Value(parent)
-	}
+	r := v.src.Value(parent) // the document's range when parent is ""
 	v.ds = append(v.ds, diag.Diagnostic{
 		Severity: diag.Error,
 		Summary:  fmt.Sprintf("missing required field %q%s", name, in),
@@ -316,11 +336,23 @@ func (v *validator) metadata() {
 		for _, r := range d {
 			if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' || r == utf8.RuneError {
 				v.errorf("metadata.description", "the description becomes one line in the generated documents and maintenance window; write it without line breaks, tabs or other control characters",
-					"metadata.description contains the control character %U", r)
+					"metadata.description contains %s", describeControl(r))
 				break
 			}
 		}
 	}
+}
+
+func describeControl(r rune) string {
+	switch r {
+	case '\n', '\r', '\u2028', '\u2029':
+		return fmt.Sprintf("a line break (%U)", r)
+	case '\t':
+		return "a tab (U+0009)"
+	case utf8.RuneError:
+		return "a character that is not valid UTF-8"
+	}
+	return fmt.Sprintf("the control character %U", r)
 }
 
 // suggestName turns an invalid name into a valid one, when it can.
@@ -354,13 +386,11 @@ func (v *validator) spec() {
 			v.platform = s.Platform
 		}
 	}
-	v.volumes = AllVolumes
-	if v.given("spec.volumes") {
-		if !v.enum("spec.volumes", string(s.Volumes), volumeSets) {
-			v.volumes = ""
-		} else {
-			v.volumes = s.Volumes
-		}
+	switch {
+	case !v.src.Has("spec.volumes"):
+		v.volumes = AllVolumes
+	case v.given("spec.volumes") && v.enum("spec.volumes", string(s.Volumes), volumeSets):
+		v.volumes = s.Volumes
 	}
 	if v.require("spec", "consistency", "add one of \"consistency: crash\", \"filesystem\", \"application\" or \"stopped\"") {
 		if v.enum("spec.consistency", string(s.Consistency), consistencies) {
@@ -403,7 +433,7 @@ func (v *validator) targets() {
 	}
 	for _, k := range sortedKeys(tags) {
 		kp := p + "." + k
-		v.tagKey(kp, k, targetKeyRE, "letters, digits, spaces and _ . : / = @ - (a maintenance window target key cannot hold +)")
+		v.tagKey(p, k, targetKeyRE, "letters, digits, spaces and _ . : / = @ - (a maintenance window target key cannot hold +)")
 		if v.src.unreadable(kp) {
 			continue
 		}
@@ -438,23 +468,25 @@ func (v *validator) targets() {
 	}
 }
 
-// tagKey checks a tag key against EC2's rules and the given character set.
-func (v *validator) tagKey(path, k string, re *regexp.Regexp, chars string) {
+// tagKey checks a tag key of the map at parent against EC2's rules and the
+// given character set.
+func (v *validator) tagKey(parent, k string, re *regexp.Regexp, chars string) {
+	path := parent + "." + k
 	r := v.src.Key(path)
 	report := func(detail, format string, args ...any) {
 		v.ds = append(v.ds, diag.Diagnostic{Severity: diag.Error, Summary: fmt.Sprintf(format, args...), Detail: detail, Range: r, Path: path})
 	}
 	switch n := utf8.RuneCountInString(k); {
 	case n == 0:
-		report("a tag key has 1 to 128 characters", "tag key is empty")
+		report("a tag key has 1 to 128 characters", "empty tag key in %s", parent)
 	case n > maxTagKeyLength:
-		report("EC2 tag keys are at most 128 characters", "tag key %q is %d characters long; at most %d are allowed", k, n, maxTagKeyLength)
+		report("EC2 tag keys are at most 128 characters", "tag key %q in %s is %d characters long; at most %d are allowed", k, parent, n, maxTagKeyLength)
 	}
 	if bad := firstMismatch(k, re); bad != "" {
-		report("use "+chars, "tag key %q contains %q", k, bad)
+		report("use "+chars, "tag key %q in %s contains %q", k, parent, bad)
 	}
 	if hasPrefixFold(k, "aws:") {
-		report("the aws: prefix is reserved for tags AWS itself sets; choose a key of your own", "tag key %q starts with the reserved prefix \"aws:\"", k)
+		report("the aws: prefix is reserved for tags AWS itself sets; choose a key of your own", "tag key %q in %s starts with the reserved prefix \"aws:\"", k, parent)
 	}
 }
 
@@ -544,7 +576,7 @@ func (v *validator) app(i int, a App) {
 	switch a.Type {
 	case MySQL, MariaDB:
 		if v.given(p + ".defaultsFile") {
-			v.unixPath(p+".defaultsFile", a.DefaultsFile, "the option file with the client credentials, e.g. /etc/ssm-backup/mysql.cnf")
+			v.unixPath(p+".defaultsFile", "defaultsFile", a.DefaultsFile, "the option file with the client credentials, e.g. /etc/ssm-backup/mysql.cnf")
 		}
 		if a.LockWaitTimeout != nil {
 			if d := a.LockWaitTimeout.Value; d < minLockWait || d > maxLockWait {
@@ -557,17 +589,17 @@ func (v *validator) app(i int, a App) {
 			v.errorf(p+".service", "a libpq service name is 1 to 64 letters, digits and _ . -", "service %q is not a valid service name", a.Service)
 		}
 		if v.given(p + ".serviceFile") {
-			v.unixPath(p+".serviceFile", a.ServiceFile, "the libpq service file, e.g. /etc/ssm-backup/pg_service.conf")
+			v.unixPath(p+".serviceFile", "serviceFile", a.ServiceFile, "the libpq service file, e.g. /etc/ssm-backup/pg_service.conf")
 			if !v.src.Has(p + ".service") {
 				v.keyErrorf(p+".serviceFile", "the service file is read only to look up a service; add \"service: <name>\" or remove serviceFile", "serviceFile is set without service")
 			}
 		}
 	case Custom:
 		if v.require(p, "pre", "add the executable to run before the freeze, e.g. \"pre: /usr/local/sbin/quiesce\"") {
-			v.executable(p+".pre", a.Pre)
+			v.executable(p+".pre", "pre", a.Pre)
 		}
 		if v.given(p + ".post") {
-			v.executable(p+".post", a.Post)
+			v.executable(p+".post", "post", a.Post)
 		}
 		if a.Timeout != nil {
 			if d := a.Timeout.Value; d < time.Second || d > maxCustomTimeout {
@@ -577,19 +609,19 @@ func (v *validator) app(i int, a App) {
 	}
 }
 
-func (v *validator) executable(p, s string) {
+func (v *validator) executable(p, name, s string) {
 	if v.platform == Windows {
 		if !windowsPathRE.MatchString(s) {
-			v.errorf(p, "write the full path of the executable, e.g. C:\\ssm-backup\\quiesce.cmd, of letters, digits, spaces and . _ -", "%s %q is not an absolute Windows path", p[strings.LastIndex(p, ".")+1:], s)
+			v.errorf(p, "write the full path of the executable, e.g. C:\\ssm-backup\\quiesce.cmd, of letters, digits, spaces and . _ -", "%s %q is not an absolute Windows path", name, s)
 		}
 		return
 	}
-	v.unixPath(p, s, "the full path of the executable, e.g. /usr/local/sbin/quiesce")
+	v.unixPath(p, name, s, "the full path of the executable, e.g. /usr/local/sbin/quiesce")
 }
 
-// unixPath checks an absolute path that reaches a script as a parameter.
-func (v *validator) unixPath(p, s, what string) {
-	name := p[strings.LastIndex(p, ".")+1:]
+// unixPath checks an absolute path that reaches a script as a parameter;
+// name is what the message calls it.
+func (v *validator) unixPath(p, name, s, what string) {
 	switch {
 	case !strings.HasPrefix(s, "/"):
 		v.errorf(p, "write "+what, "%s %q is not an absolute path", name, s)
@@ -635,7 +667,7 @@ func (v *validator) mounts() {
 			continue
 		}
 		before := len(v.ds)
-		v.unixPath(p, m, "an absolute mount point such as /var/lib/mysql")
+		v.unixPath(p, "mount", m, "an absolute mount point such as /var/lib/mysql")
 		if len(v.ds) != before {
 			continue
 		}
@@ -733,20 +765,21 @@ func (v *validator) schedule() {
 		}
 	}
 	if v.given(p + ".maxConcurrency") {
-		v.rate(p+".maxConcurrency", s.MaxConcurrency, maxConcRE, "a number from 1 or a percentage from 1% to 100% of the targets, e.g. \"1\" or \"10%\"")
+		v.concurrencyValue(p+".maxConcurrency", s.MaxConcurrency, maxConcRE, "a number from 1 or a percentage from 1% to 100% of the targets, e.g. \"1\" or \"10%\"")
 	}
 	if v.given(p + ".maxErrors") {
-		v.rate(p+".maxErrors", s.MaxErrors, maxErrorsRE, "a number from 0 or a percentage from 0% to 100% of the targets, e.g. \"1\" or \"10%\"")
+		v.concurrencyValue(p+".maxErrors", s.MaxErrors, maxErrorsRE, "a number from 0 or a percentage from 0% to 100% of the targets, e.g. \"1\" or \"10%\"")
 	}
 }
 
-func (v *validator) rate(p, s string, re *regexp.Regexp, want string) {
+// concurrencyValue checks maxConcurrency or maxErrors against the patterns of
+// the Systems Manager service model.
+func (v *validator) concurrencyValue(p, s string, re *regexp.Regexp, want string) {
 	name := p[strings.LastIndex(p, ".")+1:]
-	if len(s) > maxRateLength {
-		v.errorf(p, "Systems Manager takes at most 7 characters: "+want, "%s %q is too long", name, s)
-		return
-	}
 	if re.MatchString(s) {
+		if len(s) > maxConcurrencyLength {
+			v.errorf(p, "Systems Manager takes at most 7 characters: "+want, "%s %q is too long", name, s)
+		}
 		return
 	}
 	detail := "write " + want
@@ -756,17 +789,25 @@ func (v *validator) rate(p, s string, re *regexp.Regexp, want string) {
 	v.errorf(p, detail, "%s %q is not a number or percentage Systems Manager accepts", name, s)
 }
 
-// timezone loads an IANA zone, suggesting a common zone when it fails.
+// timezone loads an IANA zone; when it fails, it reports the schedule
+// package's reason and suggests a common zone if the name is close to one.
 func (v *validator) timezone(p, name string) (*time.Location, bool) {
 	loc, err := schedule.LoadLocation(name)
 	if err == nil && loc != nil {
 		return loc, true
 	}
+	summary := fmt.Sprintf("unknown time zone %q", name)
 	detail := "use an IANA time zone name such as UTC, Europe/Berlin or America/New_York"
-	if s := suggestZone(name); s != "" {
-		detail = fmt.Sprintf("did you mean %q?", s)
+	var se *schedule.Error
+	if errors.As(err, &se) {
+		summary, detail = se.Message, se.Hint
 	}
-	v.errorf(p, detail, "unknown time zone %q", name)
+	if !strings.HasPrefix(detail, "did you mean") {
+		if s := suggestZone(name); s != "" {
+			detail = fmt.Sprintf("did you mean %q?", s)
+		}
+	}
+	v.errorf(p, detail, "%s: %s", p, summary)
 	return nil, false
 }
 
@@ -895,7 +936,8 @@ func (v *validator) copies() {
 		if !v.given(p) {
 			continue
 		}
-		if c.Region == "" && c.Account == "" && !v.src.Has(p+".region") && !v.src.Has(p+".account") {
+		if c.Region == "" && c.Account == "" && !v.src.Has(p+".region") && !v.src.Has(p+".account") &&
+			!v.src.isMisspelt(p+".region") && !v.src.isMisspelt(p+".account") {
 			v.errorf(p, "a copy goes to another region, another account, or both: add \"region: us-west-2\" and/or \"account: '111122223333'\"", "copy needs region or account")
 		}
 		if v.given(p+".region") && !regionRE.MatchString(c.Region) {
@@ -960,9 +1002,9 @@ func (v *validator) snapshotTags() {
 	const strict = "snapshot tags reach the on-instance script as a document parameter with a strict pattern: use ASCII letters, digits, spaces and _ . : / = + @ -"
 	for _, k := range sortedKeys(tags) {
 		kp := "spec.tags." + k
-		v.tagKey(kp, k, snapshotTagRE, "ASCII letters, digits, spaces and _ . : / = + @ - (snapshot tags reach the on-instance script through a parameter with a strict pattern)")
+		v.tagKey("spec.tags", k, snapshotTagRE, "ASCII letters, digits, spaces and _ . : / = + @ - (snapshot tags reach the on-instance script through a parameter with a strict pattern)")
 		if hasPrefixFold(k, "ssm-backup:") {
-			v.keyErrorf(kp, "ssm-backup tags its snapshots with ssm-backup: keys to find and prune them; choose another key", "tag key %q starts with the reserved prefix \"ssm-backup:\"", k)
+			v.keyErrorf(kp, "ssm-backup tags its snapshots with ssm-backup: keys to find and prune them; choose another key", "tag key %q in spec.tags starts with the reserved prefix \"ssm-backup:\"", k)
 		}
 		if v.src.unreadable(kp) {
 			continue
@@ -997,26 +1039,30 @@ func (v *validator) restoreDrill() {
 func (v *validator) warnings() {
 	s := v.p.Spec
 	spec := v.src.Key("spec")
-	if len(s.Copies) == 0 && !v.src.unreadable("spec.copies") {
+	if len(s.Copies) == 0 && !v.src.unreadable("spec.copies") && !v.src.isMisspelt("spec.copies") {
 		v.warnf(WarnNoOffsiteCopy, spec, "spec",
 			"every snapshot stays in this account and region, so a region outage or a compromised account takes the backups with it; add copies to another region or account (3 copies, 2 media, 1 off-site)",
 			"no off-site copy: the 3-2-1 rule is not met")
 	}
-	if !v.src.Has("spec.retention") || (s.Retention == nil && !v.src.unreadable("spec.retention")) {
+	if s.Retention == nil && !v.src.unreadable("spec.retention") && !v.src.isMisspelt("spec.retention") {
 		v.warnf(WarnNoRetention, spec, "spec",
 			"every run adds snapshots that are never deleted, and each is billed every month; add \"retention: {count: 7}\" or \"retention: {maxAge: 30d}\"",
 			"no retention: snapshots are kept forever")
 	}
 	v.shortRetention()
 	v.databaseConcurrency()
-	if v.platform == Linux && (v.consistency == Filesystem || v.consistency == Application) && v.volumes == AllVolumes {
+	if v.platform == Linux && (v.consistency == Filesystem || v.consistency == Application) && (v.volumes == AllVolumes || v.volumes == RootVolume) {
 		p := "spec.consistency"
 		if v.src.Has("spec.volumes") {
 			p = "spec.volumes"
 		}
+		advice := "use \"volumes: data\" to leave it out, or accept that its snapshot is only crash-consistent"
+		if v.volumes == RootVolume {
+			advice = "only the root volume is snapshotted, so nothing the freeze covers is in the snapshot; use \"consistency: stopped\" for a consistent root volume, or \"crash\" to say what you get"
+		}
 		v.warnf(WarnRootNotFrozen, v.src.Value(p), p,
-			fmt.Sprintf("consistency %s freezes data file systems but never / (the script and the SSM agent run from it), so the root volume is snapshotted while it is written; use \"volumes: data\" to leave it out, or accept that its snapshot is only crash-consistent", v.consistency),
-			"the root file system is not frozen: with volumes all, the root volume's snapshot is crash-consistent only")
+			fmt.Sprintf("consistency %s freezes data file systems but never / (the script and the SSM agent run from it), so the root volume is snapshotted while it is written; %s", v.consistency, advice),
+			"the root file system is not frozen: with volumes %s, the root volume's snapshot is crash-consistent only", v.volumes)
 	}
 }
 
@@ -1032,7 +1078,8 @@ func (v *validator) shortRetention() {
 	if interval <= 0 {
 		return
 	}
-	if r.MaxAge != nil && r.MaxAge.Value < interval && (r.MinKeep == nil || *r.MinKeep < 2) {
+	// A maxAge under a day is an error already.
+	if r.MaxAge != nil && r.MaxAge.Value >= minMaxAge && r.MaxAge.Value < interval && (r.MinKeep == nil || *r.MinKeep < 2) {
 		v.warnf(WarnShortRetention, v.src.Value("spec.retention.maxAge"), "spec.retention.maxAge",
 			fmt.Sprintf("runs can be as little as %s apart, so each run may delete the previous snapshot and keep only the newest one; raise maxAge above %s or add \"minKeep: 2\"", formatDuration(interval), formatDuration(interval)),
 			"retention maxAge %s is shorter than the %s between runs", r.MaxAge, formatDuration(interval))

@@ -66,10 +66,10 @@ func (d Duration) MarshalYAML() (any, error) { return d.Text, nil }
 
 // JSONSchema describes the duration syntax to editors.
 func (Duration) JSONSchema() *jsonschema.Schema {
+	// Examples and the description come from each field's tags.
 	return &jsonschema.Schema{
-		Type:     "string",
-		Pattern:  durationPattern,
-		Examples: []any{"10s", "2h", "30d"},
+		Type:    "string",
+		Pattern: durationPattern,
 	}
 }
 
@@ -93,8 +93,8 @@ type StringList []string
 func (StringList) JSONSchema() *jsonschema.Schema {
 	return &jsonschema.Schema{
 		OneOf: []*jsonschema.Schema{
-			{Type: "string", MinLength: uint64Ptr(1)},
-			{Type: "array", Items: &jsonschema.Schema{Type: "string", MinLength: uint64Ptr(1)}, MinItems: uint64Ptr(1)},
+			{Type: "string", MinLength: uint64Ptr(1), MaxLength: uint64Ptr(256)},
+			{Type: "array", Items: &jsonschema.Schema{Type: "string", MinLength: uint64Ptr(1), MaxLength: uint64Ptr(256)}, MinItems: uint64Ptr(1), MaxItems: uint64Ptr(50)},
 		},
 	}
 }
@@ -117,6 +117,7 @@ func (l *StringList) decodeNode(n *yaml.Node, dec *decoder, path string) {
 			dec.record(item, p)
 			if item.Kind != yaml.ScalarNode || item.Tag == "!!null" {
 				dec.typeError(item, p, "a string")
+				dec.src.failed[path] = true
 				continue
 			}
 			out = append(out, item.Value)

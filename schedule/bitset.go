@@ -6,7 +6,7 @@ import "math/bits"
 // so the 230 years 1970-2199 fit as well as 0-59.
 type bitset [4]uint64
 
-func (b *bitset) set(i int)     { b[i>>6] |= 1 << (uint(i) & 63) }
+func (b *bitset) set(i int)      { b[i>>6] |= 1 << (uint(i) & 63) }
 func (b *bitset) has(i int) bool { return i >= 0 && i < 256 && b[i>>6]&(1<<(uint(i)&63)) != 0 }
 
 // next returns the smallest member >= i, or -1.
@@ -53,4 +53,20 @@ func nextBit64(m uint64, i int) int {
 		return -1
 	}
 	return bits.TrailingZeros64(m)
+}
+
+// asciiUpper and asciiLower change the case of ASCII letters only, so that
+// byte offsets into the result are offsets into the input, whatever bytes
+// (invalid UTF-8 included) it holds.
+func asciiUpper(s string) string { return mapASCII(s, 'a', 'z', 'A'-'a') }
+func asciiLower(s string) string { return mapASCII(s, 'A', 'Z', 'a'-'A') }
+
+func mapASCII(s string, lo, hi byte, delta int) string {
+	b := []byte(s)
+	for i, c := range b {
+		if c >= lo && c <= hi {
+			b[i] = byte(int(c) + delta)
+		}
+	}
+	return string(b)
 }

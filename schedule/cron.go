@@ -196,7 +196,10 @@ func (p *parser) parseCron(body string, off int) *cronSpec {
 			`day-of-month and day-of-week cannot both be "?"`)
 		bad = true
 	case !dom.question && !dow.question:
-		if dom.star && !dow.star {
+		if dom.star && dow.star {
+			p.errorf(dow.tok.off, len(dow.tok.text), `use "?" in day-of-week, e.g. cron(0 2 * * ? *)`,
+				`one of day-of-month and day-of-week must be "?"`)
+		} else if dom.star {
 			p.errorf(dom.tok.off, len(dom.tok.text), `use "?" in day-of-month when day-of-week is set`,
 				`one of day-of-month and day-of-week must be "?"`)
 		} else {
@@ -286,7 +289,7 @@ type errorFunc func(off, length int, hint, format string, args ...any)
 // parseSpecial handles L, LW, nW (day-of-month) and L, nL, n#k (day-of-week).
 // It reports whether item was one of them.
 func (p *parser) parseSpecial(f *cronField, id fieldID, item string, off int, inList bool, errorf errorFunc) bool {
-	up := strings.ToUpper(item)
+	up := asciiUpper(item)
 	alone := func(what string) bool {
 		if inList {
 			if strings.Contains(what, "#") {
@@ -408,7 +411,7 @@ func (p *parser) weekday(s string, off int, marker string, errorf errorFunc) (in
 		}
 		return d, true
 	}
-	if d, ok := weekdayNames[strings.ToUpper(s)]; ok {
+	if d, ok := weekdayNames[asciiUpper(s)]; ok {
 		return d, true
 	}
 	errorf(off, len(s), nameHint(fDayOfWeek, s), "%q is not a day-of-week name", s)
@@ -512,7 +515,7 @@ func (p *parser) value(id fieldID, s string, off int, errorf errorFunc) (int, bo
 		return n, true
 	}
 	if isLetters(s) {
-		up := strings.ToUpper(s)
+		up := asciiUpper(s)
 		if def.names != nil {
 			if n, ok := def.names[up]; ok {
 				return n, true
@@ -580,7 +583,7 @@ func weekdayRangeHint(s string) string {
 
 // nameHint suggests the three-letter name for a full or misspelt one.
 func nameHint(id fieldID, s string) string {
-	up := strings.ToUpper(s)
+	up := asciiUpper(s)
 	names := monthNames
 	list := "use JAN-DEC or 1-12"
 	if id == fDayOfWeek {

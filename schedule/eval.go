@@ -48,7 +48,7 @@ func resolve(wall time.Time, loc *time.Location) resolution {
 	var jump int64
 	for range 64 {
 		_, off := t.Zone()
-		start, end := t.ZoneBounds()
+		start, end := zoneBounds(t)
 		u := w - int64(off)
 		afterStart := start.IsZero() || u >= start.Unix()
 		beforeEnd := end.IsZero() || u < end.Unix()
@@ -282,8 +282,9 @@ func (s *Schedule) each(after time.Time, loc *time.Location, offsetDays int, yie
 // the rate; for at() 0, meaning "once"; for cron, measured in loc over the
 // first 400 runs and across every daylight-saving change in the first two
 // years, counted from the start of the first year the expression allows that
-// is 2000 or later (or its last year, if all are earlier). A cron expression
-// that runs at most once also gives 0.
+// is 2000 or later (or its first year, if all are earlier). A fixed start
+// keeps the answer independent of the clock. A cron expression that runs at
+// most once also gives 0.
 func (s *Schedule) MinInterval(loc *time.Location) time.Duration {
 	switch s.kind {
 	case Rate:
@@ -296,52 +297,54 @@ func (s *Schedule) MinInterval(loc *time.Location) time.Duration {
 	}
 	year := s.cron.years.next(2000 - firstYear)
 	if year < 0 {
-		// Every allowed year is before 2000: take the last one.
-		for i := lastYear - firstYear; i >= 0; i-- {
-			if s.cron.years.has(i) {
-				year = i
-				break
-			}
-		}
+		year = s.cron.years.next(0) // every allowed year is before 2000
 	}
 	year += firstYear
 	start := resolve(time.Date(year, time.January, 1, 0, 0, 0, 0, time.UTC), loc).first.Add(-time.Second)
 
 	var shortest time.Duration
-	measure := func(after time.Time, until time.Time, limit int) {
-		var prev time.Time
-		count := 0
-		s.each(after, loc, 0, func(t time.Time) bool {
-			if !prev.IsZero() {
-				if d := t.Sub(prev); shortest == 0 || d < shortest {
-					shortest = d
-				}
-			}
-			prev = t
-			count++
-			return count < limit && (until.IsZero() || !t.After(until))
-		})
-	}
-	var last time.Time
-	s.each(start, loc, 0, func(time.Time) bool { return false }) // warm nothing; keeps each's contract simple
-	runs := s.Next(start, loc, 0, 400)
-	for i := 1; i < len(runs); i++ {
-		if d := runs[i].Sub(runs[i-1]); shortest == 0 || d < shortest {
+	note := func(d time.Duration) {
+		if shortest == 0 || d < shortest {
 			shortest = d
 		}
 	}
-	if len(runs) > 0 {
-		last = runs[len(runs)-1]
+	// scan notes the gaps between the runs after `after`, stopping after
+	// limit runs or at the first run past until.
+	scan := func(after, until time.Time, limit int) (count int, last time.Time) {
+		s.each(after, loc, 0, func(t time.Time) bool {
+			if count > 0 {
+				note(t.Sub(last))
+			}
+			last = t
+			count++
+			return count < limit && (until.IsZero() || !t.After(until))
+		})
+		return count, last
 	}
 	horizon := start.AddDate(2, 0, 0)
-	if len(runs) == 400 && last.Before(horizon) {
-		// 400 runs were not two years: also look closely at each
+	if n, last := scan(start, time.Time{}, 400); n == 400 && last.Before(horizon) {
+		// 400 runs did not reach two years: also look closely at each
 		// daylight-saving change, where gaps shrink or grow.
 		for _, tr := range transitions(loc, start, horizon) {
-			measure(tr.at.Add(-48*time.Hour), tr.at.Add(48*time.Hour), 5000)
+			scan(tr.at.Add(-48*time.Hour), tr.at.Add(48*time.Hour), 5000)
 		}
 	}
 	return shortest
+}
+
+// zoneBounds is t.ZoneBounds with a workaround for golang/go#81583: in a
+// leap year after a zone's last explicit transition (so from 2037 on, where Go
+// derives periods from the zone's rule), Go reports the period around New
+// Year as ending at 00:00 UTC on December 31, before t itself, and keeps doing
+// so for every t of that day. Walking periods would then stand still. The
+// offset Go reports is right; the period really runs to 00:00 UTC on January 1,
+// where Go starts the next one with the same offset.
+func zoneBounds(t time.Time) (start, end time.Time) {
+	start, end = t.ZoneBounds()
+	if !end.IsZero() && !end.After(t) {
+		end = time.Date(t.UTC().Year()+1, time.January, 1, 0, 0, 0, 0, time.UTC).In(t.Location())
+	}
+	return start, end
 }
 
 // transition is a change of UTC offset in a zone.
@@ -356,8 +359,8 @@ func transitions(loc *time.Location, from, to time.Time) []transition {
 	t := from.In(loc)
 	for {
 		_, off := t.Zone()
-		_, end := t.ZoneBounds()
-		if end.IsZero() || !end.Before(to) {
+		_, end := zoneBounds(t)
+		if end.IsZero() || !end.Before(to) || !end.After(t) {
 			return out
 		}
 		_, next := end.In(loc).Zone()

@@ -65,7 +65,7 @@ func (p *parser) parseRate(s *Schedule, body string, off int) {
 		p.errorf(vt.off, len(vt.text), "use a smaller unit instead of a fraction, e.g. rate(90 minutes)", "rate value %q is not a whole number", vt.text)
 	}
 
-	lower := strings.ToLower(ut.text)
+	lower := asciiLower(ut.text)
 	singular := strings.TrimSuffix(lower, "s")
 	unit, known := rateUnits[singular]
 	plural := singular != lower

@@ -158,7 +158,7 @@ func (p *parser) parse() *Schedule {
 		return nil
 	}
 	name := text[:open]
-	keyword := strings.ToLower(strings.TrimSpace(name))
+	keyword := asciiLower(strings.TrimSpace(name))
 	switch keyword {
 	case "cron", "rate", "at":
 	default:

@@ -1,0 +1,403 @@
+package compiler_test
+
+// Proves that every generated Automation runbook (automation-runbook.json)
+// validates against AWS's JSON Schema for Automation documents,
+// testdata/reference/ssm-automation-0.3.schema.json: dist/schema.json of the
+// npm package aws-ssm-document-language-service 1.0.0
+// (github.com/aws/amazon-ssm-document-language-service), a draft-07 schema.
+//
+// The schema is dated (SOURCES.md caveat 6): it rejects things AWS accepts
+// today. Those false positives are listed in automationKnownFindings with
+// their reason; any other finding fails the test, and so does an entry that
+// no runbook triggers any more, so the list cannot rot.
+//
+// The steps that call AWS APIs are also checked against the SSM service
+// model (testdata/reference/botocore-ssm-service-2.json): aws:runCommand
+// inputs as a SendCommand request, and the ssm calls of the assert steps.
+
+import (
+	"fmt"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	"github.com/ssm-backup/ssm-backup/compiler/internal/conformance"
+)
+
+// automationKnownFindings are the findings of the dated Automation schema
+// that are not defects. Known kinds, from SOURCES.md caveat 6, for when a
+// runbook starts to use them:
+//
+//   - step "onCancel": rejected by additionalProperties on each step
+//     (pointer /mainSteps/N, keyword .../additionalProperties).
+//   - actions newer than 2020 (aws:loop, aws:updateVariable): not in the
+//     action enum (pointer /mainSteps/N/action).
+//   - parameter types such as AWS::EC2::Instance::Id: not in the type enum
+//     (pointer /parameters/NAME/type).
+//   - aws:executeScript Runtime python3.11 or "PowerShell 7.4": the schema
+//     knows only runtimes AWS has retired (pointer /mainSteps/N/inputs/Runtime).
+//
+// An entry is added only when a generated runbook really triggers it; the
+// test fails on entries that match nothing.
+var automationKnownFindings = []conformance.KnownFinding{}
+
+func automationSchema(t *testing.T) *jsonschema.Schema {
+	t.Helper()
+	path := filepath.Join(confReferenceDir, "ssm-automation-0.3.schema.json")
+	sch, err := conformance.CompileSchemas(jsonschema.Draft7, false, "automation",
+		conformance.SchemaFile{URI: "automation", Path: path})
+	if err != nil {
+		t.Fatalf("compile %s: %v", path, err)
+	}
+	return sch
+}
+
+// TestConformanceAutomationRunbooks validates every emitted runbook.
+func TestConformanceAutomationRunbooks(t *testing.T) {
+	sch := automationSchema(t)
+	hits := make([]int, len(automationKnownFindings))
+	checked := 0
+	for _, set := range conformanceSets(t) {
+		for _, path := range set.PathsWithSuffix("/automation-runbook.json") {
+			t.Run(set.Name+"/"+path, func(t *testing.T) {
+				findings, err := conformance.Validate(sch, confDecode(t, set, path))
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, f := range conformance.Triage(findings, automationKnownFindings, hits) {
+					t.Errorf("not valid against the Automation schema: %s", f)
+				}
+			})
+			checked++
+		}
+	}
+	if checked == 0 {
+		t.Fatal("no automation-runbook.json was emitted; nothing was checked")
+	}
+	for i, k := range automationKnownFindings {
+		if hits[i] == 0 {
+			t.Errorf("known finding %q at %s no longer occurs in any runbook: remove it from automationKnownFindings (%s)", k.Contains, k.Pointer, k.Reason)
+		}
+	}
+	t.Logf("%d runbooks valid against ssm-automation-0.3.schema.json (%d known findings allowed)", checked, len(automationKnownFindings))
+}
+
+// TestConformanceAutomationNegativeControl proves the schema check can fail:
+// a runbook without the Service input of its assert step, and one with
+// schemaVersion "0.2", are rejected, and neither rejection is on the
+// known list.
+func TestConformanceAutomationNegativeControl(t *testing.T) {
+	sch := automationSchema(t)
+	set := conformanceSets(t)[0]
+	paths := set.PathsWithSuffix("/automation-runbook.json")
+	if len(paths) == 0 {
+		t.Fatal("no runbook to mutate")
+	}
+	mutations := []struct {
+		name    string
+		mutate  func(t *testing.T, doc map[string]any)
+		pointer string
+		want    string
+	}{
+		{
+			name: "assert step without Service",
+			mutate: func(t *testing.T, doc map[string]any) {
+				inputs := assertStepInputs(t, doc)
+				delete(inputs, "Service")
+			},
+			want: "missing property 'Service'",
+		},
+		{
+			name:    "schemaVersion 0.2",
+			mutate:  func(t *testing.T, doc map[string]any) { doc["schemaVersion"] = "0.2" },
+			pointer: "/schemaVersion",
+			want:    "0.3",
+		},
+	}
+	for _, m := range mutations {
+		t.Run(m.name, func(t *testing.T) {
+			doc := confDecode(t, set, paths[0]).(map[string]any)
+			before, err := conformance.Validate(sch, doc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if bad := conformance.Triage(before, automationKnownFindings, make([]int, len(automationKnownFindings))); len(bad) > 0 {
+				t.Fatalf("the unmutated runbook already fails: %v", bad)
+			}
+			m.mutate(t, doc)
+			findings, err := conformance.Validate(sch, doc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			unexpected := conformance.Triage(findings, automationKnownFindings, make([]int, len(automationKnownFindings)))
+			for _, f := range unexpected {
+				if strings.Contains(f.Message, m.want) && (m.pointer == "" || f.Pointer == m.pointer) {
+					t.Logf("rejected as expected: %s", f)
+					return
+				}
+			}
+			t.Fatalf("the mutated runbook was not rejected with %q; findings: %v", m.want, findings)
+		})
+	}
+}
+
+// assertStepInputs returns the inputs of the first aws:assertAwsResourceProperty step.
+func assertStepInputs(t *testing.T, doc map[string]any) map[string]any {
+	t.Helper()
+	steps, _ := doc["mainSteps"].([]any)
+	for _, s := range steps {
+		step, _ := s.(map[string]any)
+		if step["action"] == "aws:assertAwsResourceProperty" {
+			inputs, ok := step["inputs"].(map[string]any)
+			if !ok {
+				t.Fatal("assert step has no inputs object")
+			}
+			return inputs
+		}
+	}
+	t.Fatal("the runbook has no aws:assertAwsResourceProperty step to mutate")
+	return nil
+}
+
+// TestConformanceAutomationKnownFindingsControl proves the allow-list
+// mechanism on a real runbook: the dated schema really rejects the
+// constructs of SOURCES.md caveat 6; an entry that names a finding lets
+// exactly that finding through and counts it; a stale entry counts zero,
+// which TestConformanceAutomationRunbooks turns into a failure.
+func TestConformanceAutomationKnownFindingsControl(t *testing.T) {
+	sch := automationSchema(t)
+	set := conformanceSets(t)[0]
+	paths := set.PathsWithSuffix("/automation-runbook.json")
+	if len(paths) == 0 {
+		t.Fatal("no runbook to mutate")
+	}
+	doc := confDecode(t, set, paths[0]).(map[string]any)
+	steps := doc["mainSteps"].([]any)
+	steps[0].(map[string]any)["onCancel"] = "Abort"
+	steps = append(steps, map[string]any{
+		"name": "summarize", "action": "aws:executeScript", "isEnd": true,
+		"inputs": map[string]any{"Runtime": "python3.11", "Handler": "handler", "Script": "def handler(e, c): return {}"},
+	})
+	doc["mainSteps"] = steps
+	doc["parameters"].(map[string]any)["Target"] = map[string]any{"type": "AWS::EC2::Instance::Id"}
+
+	known := []conformance.KnownFinding{
+		{Pointer: "/mainSteps/*", Keyword: "/additionalProperties", Contains: "'onCancel'",
+			Reason: "step onCancel is documented for Automation; the 2020-era schema predates it"},
+		// oneOf (enum of runtimes, or a {{ variable }}) fails on both branches.
+		{Pointer: "/mainSteps/*/inputs/Runtime",
+			Reason: "python3.11 is a supported aws:executeScript runtime; the schema lists only retired ones"},
+		{Pointer: "/parameters/Target/type", Keyword: "/enum",
+			Reason: "AWS::EC2::Instance::Id is a documented Automation parameter type"},
+		{Pointer: "/mainSteps/*/action", Contains: "aws:loop",
+			Reason: "stale on purpose: no step uses aws:loop"},
+	}
+	findings, err := conformance.Validate(sch, doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hits := make([]int, len(known))
+	unexpected := conformance.Triage(findings, known, hits)
+	for _, f := range unexpected {
+		t.Errorf("finding not covered by the control's known list: %s", f)
+	}
+	for i, k := range known[:3] {
+		if hits[i] == 0 {
+			t.Errorf("the schema no longer reports %q (%s); caveat 6 may be out of date", k.Pointer, k.Reason)
+		}
+	}
+	if hits[3] != 0 {
+		t.Errorf("the stale entry matched %d findings", hits[3])
+	}
+	t.Logf("dated-schema findings on the mutated runbook: %v", findings)
+}
+
+// runbookAPIStepActions are the Automation actions whose inputs are an AWS
+// API request: aws:runCommand takes SendCommand's parameters (Automation
+// actions reference, "aws:runCommand"), the others name Service and Api and
+// pass the rest as that call's request.
+var runbookAPIStepActions = map[string]bool{
+	"aws:runCommand":                 true,
+	"aws:executeAwsApi":              true,
+	"aws:assertAwsResourceProperty":  true,
+	"aws:waitForAwsResourceProperty": true,
+}
+
+// runbookAPIProblems checks each runbook step that calls the SSM API
+// against the SSM service model, its {{ variables }} replaced by sample
+// values of the form they take at run time. Calls to other services have
+// no vendored model; they are returned in unchecked.
+func runbookAPIProblems(m *conformance.Model, runbook any) (problems, unchecked []string) {
+	samples := runbookSamples(runbook)
+	top, _ := runbook.(map[string]any)
+	steps, _ := top["mainSteps"].([]any)
+	for _, s := range steps {
+		step, _ := s.(map[string]any)
+		action, _ := step["action"].(string)
+		name, _ := step["name"].(string)
+		if !runbookAPIStepActions[action] {
+			continue
+		}
+		inputs, _ := step["inputs"].(map[string]any)
+		request := map[string]any{}
+		for k, v := range inputs {
+			request[k] = v
+		}
+		op := "SendCommand"
+		if action != "aws:runCommand" {
+			service, _ := request["Service"].(string)
+			api, _ := request["Api"].(string)
+			for _, k := range []string{"Service", "Api", "PropertySelector", "DesiredValues"} {
+				delete(request, k)
+			}
+			if service != "ssm" {
+				unchecked = append(unchecked, fmt.Sprintf("%s: %s %s (no model vendored for %s)", name, service, api, service))
+				continue
+			}
+			op = api
+		}
+		resolved, err := substituteVariables(request, samples)
+		if err != nil {
+			problems = append(problems, name+": "+err.Error())
+			continue
+		}
+		for _, p := range m.Check(op+"Request", name, resolved) {
+			problems = append(problems, p.String())
+		}
+	}
+	return problems, unchecked
+}
+
+// substituteVariables replaces every {{ variable }} in the strings of v by
+// its sample value; a variable without one is an error.
+func substituteVariables(v any, samples map[string]string) (any, error) {
+	switch t := v.(type) {
+	case string:
+		out := t
+		for _, name := range conformance.Placeholders(t) {
+			sample, ok := samples[name]
+			if !ok {
+				return nil, fmt.Errorf("{{ %s }} has no sample value", name)
+			}
+			out = regexp.MustCompile(`\{\{\s*`+regexp.QuoteMeta(name)+`\s*\}\}`).ReplaceAllLiteralString(out, sample)
+		}
+		return out, nil
+	case []any:
+		out := make([]any, len(t))
+		for i, x := range t {
+			r, err := substituteVariables(x, samples)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = r
+		}
+		return out, nil
+	case map[string]any:
+		out := make(map[string]any, len(t))
+		for k, x := range t {
+			r, err := substituteVariables(x, samples)
+			if err != nil {
+				return nil, err
+			}
+			out[k] = r
+		}
+		return out, nil
+	}
+	return v, nil
+}
+
+// TestConformanceRunbookAPIInputs checks the API requests the runbooks'
+// steps make against the SSM service model (botocore-ssm-service-2.json):
+// SendCommand for aws:runCommand, and the ssm calls of assert steps.
+func TestConformanceRunbookAPIInputs(t *testing.T) {
+	m := ssmModel(t)
+	checked := 0
+	uncheckedCalls := map[string]bool{}
+	for _, set := range conformanceSets(t) {
+		for _, path := range set.PathsWithSuffix("/automation-runbook.json") {
+			t.Run(set.Name+"/"+path, func(t *testing.T) {
+				problems, unchecked := runbookAPIProblems(m, confDecode(t, set, path))
+				for _, p := range problems {
+					t.Errorf("violates the SSM service model: %s", p)
+				}
+				for _, u := range unchecked {
+					uncheckedCalls[u] = true
+				}
+			})
+			checked++
+		}
+	}
+	if checked == 0 {
+		t.Fatal("no runbook was emitted; nothing was checked")
+	}
+	var calls []string
+	for c := range uncheckedCalls {
+		calls = append(calls, c)
+	}
+	sort.Strings(calls)
+	for _, c := range calls {
+		t.Logf("not checked: %s", c)
+	}
+}
+
+// TestConformanceRunbookAPIInputsNegativeControl proves the request check
+// can fail on each kind of step.
+func TestConformanceRunbookAPIInputsNegativeControl(t *testing.T) {
+	m := ssmModel(t)
+	set := conformanceSets(t)[0]
+	paths := set.PathsWithSuffix("/automation-runbook.json")
+	if len(paths) == 0 {
+		t.Fatal("no runbook to mutate")
+	}
+	stepInputs := func(t *testing.T, doc map[string]any, action, service string) map[string]any {
+		t.Helper()
+		for _, s := range doc["mainSteps"].([]any) {
+			step := s.(map[string]any)
+			inputs, _ := step["inputs"].(map[string]any)
+			if step["action"] == action && (service == "" || inputs["Service"] == service) {
+				return inputs
+			}
+		}
+		t.Fatalf("no %s step for %q to mutate", action, service)
+		return nil
+	}
+	cases := []struct {
+		name   string
+		mutate func(t *testing.T, doc map[string]any)
+		want   string
+	}{
+		{"SendCommand timeout below 30", func(t *testing.T, doc map[string]any) {
+			stepInputs(t, doc, "aws:runCommand", "")["TimeoutSeconds"] = 10
+		}, ".TimeoutSeconds: value 10 is below the minimum 30"},
+		{"SendCommand unknown member", func(t *testing.T, doc map[string]any) {
+			stepInputs(t, doc, "aws:runCommand", "")["ExecutionTimeout"] = "600"
+		}, `unknown member "ExecutionTimeout"`},
+		{"SendCommand comment too long", func(t *testing.T, doc map[string]any) {
+			stepInputs(t, doc, "aws:runCommand", "")["Comment"] = strings.Repeat("x", 101)
+		}, ".Comment: length 101 is above the maximum 100"},
+		{"instance filter key", func(t *testing.T, doc map[string]any) {
+			filters := stepInputs(t, doc, "aws:assertAwsResourceProperty", "ssm")["InstanceInformationFilterList"].([]any)
+			filters[0].(map[string]any)["key"] = "InstanceId"
+		}, `"InstanceId" is not one of InstanceIds`},
+		{"unknown variable", func(t *testing.T, doc map[string]any) {
+			stepInputs(t, doc, "aws:runCommand", "")["Comment"] = "{{ NoSuchParameter }}"
+		}, "{{ NoSuchParameter }} has no sample value"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			doc := confDecode(t, set, paths[0]).(map[string]any)
+			if before, _ := runbookAPIProblems(m, doc); len(before) > 0 {
+				t.Fatalf("the unmutated runbook already fails: %v", before)
+			}
+			c.mutate(t, doc)
+			after, _ := runbookAPIProblems(m, doc)
+			if !strings.Contains(strings.Join(after, "\n"), c.want) {
+				t.Fatalf("want a problem containing %q, got %v", c.want, after)
+			}
+		})
+	}
+}

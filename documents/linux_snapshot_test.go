@@ -1,0 +1,391 @@
+package documents
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func exampleLinuxSnapshot() LinuxSnapshot {
+	return LinuxSnapshot{
+		Description:       "Consistent snapshots of the MySQL fleet",
+		PolicyName:        "mysql-fleet",
+		Consistency:       ConsistencyFilesystem,
+		ExcludeBootVolume: true,
+		Mounts:            []string{"/var/lib/mysql", "/var/log/mysql"},
+		MaxFreezeSeconds:  10,
+		Tags:              []Tag{{"CostCenter", "db"}, {"Team", "platform"}},
+		TimeoutSeconds:    600,
+	}
+}
+
+func mustLinuxSnapshotCommand(t *testing.T, s LinuxSnapshot) CommandDocument {
+	t.Helper()
+	doc, err := LinuxSnapshotCommand(s)
+	if err != nil {
+		t.Fatalf("LinuxSnapshotCommand: %v", err)
+	}
+	return doc
+}
+
+func TestLinuxSnapshotDocumentShape(t *testing.T) {
+	doc := mustLinuxSnapshotCommand(t, exampleLinuxSnapshot())
+	b, err := MarshalIndent(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		SchemaVersion string                     `json:"schemaVersion"`
+		Description   string                     `json:"description"`
+		Parameters    map[string]json.RawMessage `json:"parameters"`
+		MainSteps     []struct {
+			Action       string `json:"action"`
+			Name         string `json:"name"`
+			Precondition struct {
+				StringEquals []string `json:"StringEquals"`
+			} `json:"precondition"`
+			Inputs struct {
+				TimeoutSeconds string   `json:"timeoutSeconds"`
+				RunCommand     []string `json:"runCommand"`
+			} `json:"inputs"`
+		} `json:"mainSteps"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&got); err != nil {
+		t.Fatalf("document JSON: %v\n%s", err, b)
+	}
+	if got.SchemaVersion != "2.2" || got.Description != "Consistent snapshots of the MySQL fleet" {
+		t.Errorf("schemaVersion %q, description %q", got.SchemaVersion, got.Description)
+	}
+	if len(got.MainSteps) != 1 {
+		t.Fatalf("%d steps, want 1", len(got.MainSteps))
+	}
+	step := got.MainSteps[0]
+	if step.Action != "aws:runShellScript" || step.Name != "snapshotInstance" || step.Inputs.TimeoutSeconds != "600" {
+		t.Errorf("step = %+v", step)
+	}
+	if diff := cmp.Diff([]string{"platformType", "Linux"}, step.Precondition.StringEquals); diff != "" {
+		t.Errorf("precondition (-want +got):\n%s", diff)
+	}
+	wantParams := []string{"Client", "Consistency", "ExcludeBootVolume", "MaxFreezeSeconds", "Mounts", "PolicyName", "RunId", "SnapshotTags"}
+	var names []string
+	for n := range got.Parameters {
+		names = append(names, n)
+	}
+	if diff := cmp.Diff(wantParams, sortedStrings(names)); diff != "" {
+		t.Errorf("parameters (-want +got):\n%s", diff)
+	}
+	if !bytes.HasSuffix(b, []byte("}\n")) || bytes.Contains(b, []byte(`\u003c`)) {
+		t.Errorf("JSON must end in a newline and keep < > & unescaped")
+	}
+	// Reviewers read the script in the JSON: one element per line, no line
+	// with an embedded newline.
+	for i, line := range step.Inputs.RunCommand {
+		if strings.Contains(line, "\n") {
+			t.Errorf("runCommand[%d] holds a newline: %q", i, line)
+		}
+	}
+}
+
+func TestLinuxSnapshotParameterDefaults(t *testing.T) {
+	doc := mustLinuxSnapshotCommand(t, exampleLinuxSnapshot())
+	want := map[string]string{
+		ParamPolicyName:        "mysql-fleet",
+		ParamConsistency:       "filesystem",
+		ParamExcludeBootVolume: "true",
+		ParamMounts:            "/var/lib/mysql /var/log/mysql",
+		ParamMaxFreezeSeconds:  "10",
+		ParamSnapshotTags:      `[{"Key":"CostCenter","Value":"db"},{"Key":"Team","Value":"platform"}]`,
+		ParamRunID:             "",
+		ParamClient:            "auto",
+	}
+	for name, w := range want {
+		p := doc.Parameters[name]
+		if p.Type != "String" {
+			t.Errorf("%s: type %q, want String", name, p.Type)
+		}
+		if p.Default != w {
+			t.Errorf("%s: default %#v, want %q", name, p.Default, w)
+		}
+		if err := checkParameterValue(p, w); err != nil {
+			t.Errorf("%s: its own default is refused: %v", name, err)
+		}
+	}
+	// An empty default must still be emitted: a parameter without one is required.
+	b, _ := MarshalIndent(doc)
+	if !bytes.Contains(b, []byte(`"default": ""`)) {
+		t.Errorf("RunId's empty default is missing from the JSON")
+	}
+	// No tags and no mounts are valid values too.
+	s := exampleLinuxSnapshot()
+	s.Tags, s.Mounts = nil, nil
+	doc = mustLinuxSnapshotCommand(t, s)
+	if doc.Parameters[ParamSnapshotTags].Default != "[]" || doc.Parameters[ParamMounts].Default != "" {
+		t.Errorf("empty defaults: tags %#v, mounts %#v", doc.Parameters[ParamSnapshotTags].Default, doc.Parameters[ParamMounts].Default)
+	}
+}
+
+// Every parameter the script reads is constrained: a pattern, or a fixed list.
+func TestLinuxSnapshotParametersHavePatterns(t *testing.T) {
+	doc := mustLinuxSnapshotCommand(t, exampleLinuxSnapshot())
+	for name, p := range doc.Parameters {
+		if p.AllowedPattern == "" && len(p.AllowedValues) == 0 {
+			t.Errorf("%s has neither allowedPattern nor allowedValues", name)
+		}
+		if p.AllowedPattern != "" {
+			if _, err := regexp.Compile(p.AllowedPattern); err != nil {
+				t.Errorf("%s: %v", name, err)
+			}
+			if !strings.HasPrefix(p.AllowedPattern, "^") || !strings.HasSuffix(p.AllowedPattern, "$") {
+				t.Errorf("%s: pattern %q is not anchored", name, p.AllowedPattern)
+			}
+		}
+		for _, v := range p.AllowedValues {
+			if !regexp.MustCompile(`^[a-z]+$`).MatchString(v) {
+				t.Errorf("%s: allowed value %q is not a plain word", name, v)
+			}
+		}
+	}
+}
+
+// The header pastes values inside single quotes: no pattern may admit a
+// single quote, and none admits the other ways out of a shell word either.
+func TestLinuxSnapshotPatternsRejectShellMetacharacters(t *testing.T) {
+	doc := mustLinuxSnapshotCommand(t, exampleLinuxSnapshot())
+	valid := map[string]string{
+		ParamPolicyName:       "mysql-fleet",
+		ParamMounts:           "/data",
+		ParamMaxFreezeSeconds: "10",
+		ParamSnapshotTags:     `[{"Key":"k","Value":"v"}]`,
+		ParamRunID:            "0f0e0d0c-0b0a-4909-8807-060504030201",
+	}
+	hostile := []string{"'", "\n", "$(", "`", `\`, "\r", "\x00", "'; touch /tmp/x; '", "$HOME", "${IFS}", ";", "|", "&", ">", "<", "*", "?", "~", "\t"}
+	for name, p := range doc.Parameters {
+		if p.AllowedPattern == "" {
+			continue
+		}
+		base, ok := valid[name]
+		if !ok {
+			t.Fatalf("no valid example for %s", name)
+		}
+		re := regexp.MustCompile(p.AllowedPattern)
+		if !re.MatchString(base) {
+			t.Fatalf("%s: the valid example %q is refused", name, base)
+		}
+		for _, h := range hostile {
+			// Everywhere in the value: front, end, inside a quoted JSON string.
+			cands := []string{h, base + h, h + base, base[:len(base)/2] + h + base[len(base)/2:]}
+			if name == ParamSnapshotTags {
+				cands = append(cands, `[{"Key":"k`+h+`","Value":"v"}]`, `[{"Key":"k","Value":"v`+h+`"}]`)
+			}
+			if name == ParamMounts {
+				cands = append(cands, "/data "+h, "/data/"+h+"x")
+			}
+			for _, c := range cands {
+				if strings.ContainsAny(h, " ") {
+					continue
+				}
+				if re.MatchString(c) {
+					t.Errorf("%s: pattern %s admits %q", name, p.AllowedPattern, c)
+				}
+			}
+		}
+	}
+	for _, name := range []string{ParamConsistency, ParamExcludeBootVolume, ParamClient} {
+		for _, v := range doc.Parameters[name].AllowedValues {
+			if strings.ContainsAny(v, "'\n$`\\") {
+				t.Errorf("%s: allowed value %q", name, v)
+			}
+		}
+	}
+}
+
+func TestLinuxSnapshotPatternsAcceptAndRefuse(t *testing.T) {
+	for _, tc := range []struct {
+		pattern string
+		ok      []string
+		bad     []string
+	}{
+		{PatternPolicyName, []string{"a", "mysql-fleet", strings.Repeat("a", 40)}, []string{"", "Mysql", "a_b", strings.Repeat("a", 41)}},
+		{PatternMounts, []string{"", "/", "/data", "/var/lib/mysql /var/log/mysql", "/a.b/c_d-e"}, []string{"data", "/data ", " /data", "/data  /x", "/data,/x", "/da ta x", "-f"}},
+		{PatternMaxFreezeSeconds, []string{"1", "9", "10", "59", "60"}, []string{"0", "61", "01", "100", "-1", " 1", "1s"}},
+		{PatternRunID, []string{"", "0f0e0d0c-0b0a-4909-8807-060504030201"}, []string{"a b", strings.Repeat("a", 65), "x/y"}},
+		{PatternSnapshotTags, []string{
+			`[]`,
+			`[{"Key":"k","Value":""}]`,
+			`[{"Key":"a b:c/d=e+f@g.h_i-j","Value":"v 1"},{"Key":"x","Value":"y"}]`,
+			`[{"Key":"` + strings.Repeat("k", 128) + `","Value":"` + strings.Repeat("v", 256) + `"}]`,
+		}, []string{
+			``, `[`, `[{}]`, `[{"Key":"","Value":"v"}]`, `[{"Key":"k","Value":"v"},]`, `[{"Key":"k","Value":"v"}{"Key":"k","Value":"v"}]`,
+			`[{"Value":"v","Key":"k"}]`, `[{"Key": "k","Value":"v"}]`, `[{"Key":"k","Value":"v","X":"y"}]`,
+			`[{"Key":"` + strings.Repeat("k", 129) + `","Value":"v"}]`, `[{"Key":"k","Value":"` + strings.Repeat("v", 257) + `"}]`,
+			`[{"Key":"k\"","Value":"v"}]`, `[{"Key":"é","Value":"v"}]`,
+		}},
+	} {
+		re := regexp.MustCompile(tc.pattern)
+		for _, v := range tc.ok {
+			if !re.MatchString(v) {
+				t.Errorf("%s refuses %q", tc.pattern, v)
+			}
+		}
+		for _, v := range tc.bad {
+			if re.MatchString(v) {
+				t.Errorf("%s admits %q", tc.pattern, v)
+			}
+		}
+	}
+}
+
+// The header is generated from the fixed list: one assignment per parameter,
+// placeholders only, right after the script's #! line.
+func TestLinuxSnapshotRunCommandHeader(t *testing.T) {
+	doc := mustLinuxSnapshotCommand(t, exampleLinuxSnapshot())
+	rc := doc.MainSteps[0].Inputs.RunCommand
+	script := strings.Split(strings.TrimSuffix(string(LinuxSnapshotScript()), "\n"), "\n")
+	if rc[0] != "#!/bin/bash" || rc[0] != script[0] {
+		t.Fatalf("runCommand[0] = %q, want the script's #! line", rc[0])
+	}
+	header := rc[1 : 2+len(linuxSnapshotInputs)]
+	if !strings.HasPrefix(header[0], "# ") {
+		t.Errorf("header comment = %q", header[0])
+	}
+	assign := regexp.MustCompile(`^(SSMB_[A-Z_]+)='\{\{ ([A-Za-z]+) \}\}'$`)
+	used := map[string]int{}
+	for _, line := range header[1:] {
+		m := assign.FindStringSubmatch(line)
+		if m == nil {
+			t.Errorf("header line %q is not VAR='{{ Param }}'", line)
+			continue
+		}
+		if _, ok := doc.Parameters[m[2]]; !ok {
+			t.Errorf("header uses undeclared parameter %s", m[2])
+		}
+		used[m[2]]++
+		if !strings.Contains(string(LinuxSnapshotScript()), `"${`+m[1]+`:=`) {
+			t.Errorf("the script does not read %s", m[1])
+		}
+	}
+	for name := range doc.Parameters {
+		if used[name] != 1 {
+			t.Errorf("parameter %s assigned %d times in the header, want 1", name, used[name])
+		}
+	}
+	if diff := cmp.Diff(script[1:], rc[2+len(linuxSnapshotInputs):]); diff != "" {
+		t.Errorf("runCommand after the header is not the script (-script +runCommand):\n%s", diff)
+	}
+	// Placeholders appear in the header only, and never hold a user value.
+	for i, line := range rc {
+		if strings.Contains(line, "{{") && (i < 2 || i >= 2+len(linuxSnapshotInputs)) {
+			t.Errorf("runCommand[%d] outside the header holds a placeholder: %q", i, line)
+		}
+		for _, v := range []string{"mysql-fleet", "/var/lib/mysql", "CostCenter"} {
+			if strings.Contains(line, v) {
+				t.Errorf("runCommand[%d] holds the user value %q: %q", i, v, line)
+			}
+		}
+	}
+}
+
+func TestLinuxSnapshotDeterministic(t *testing.T) {
+	first, err := MarshalIndent(mustLinuxSnapshotCommand(t, exampleLinuxSnapshot()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 20; i++ {
+		again, _ := MarshalIndent(mustLinuxSnapshotCommand(t, exampleLinuxSnapshot()))
+		if !bytes.Equal(first, again) {
+			t.Fatalf("run %d differs:\n%s", i, cmp.Diff(string(first), string(again)))
+		}
+	}
+}
+
+func TestLinuxSnapshotCommandRejectsInvalid(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		change func(*LinuxSnapshot)
+		want   string
+	}{
+		{"policy name", func(s *LinuxSnapshot) { s.PolicyName = "My Policy" }, "PolicyName"},
+		{"empty policy name", func(s *LinuxSnapshot) { s.PolicyName = "" }, "PolicyName"},
+		{"consistency", func(s *LinuxSnapshot) { s.Consistency = "application" }, "Consistency"},
+		{"relative mount", func(s *LinuxSnapshot) { s.Mounts = []string{"data"} }, "Mounts"},
+		{"mount with space", func(s *LinuxSnapshot) { s.Mounts = []string{"/my data"} }, "Mounts"},
+		{"mount with quote", func(s *LinuxSnapshot) { s.Mounts = []string{"/data'"} }, "Mounts"},
+		{"budget zero", func(s *LinuxSnapshot) { s.MaxFreezeSeconds = 0 }, "MaxFreezeSeconds"},
+		{"budget 61", func(s *LinuxSnapshot) { s.MaxFreezeSeconds = 61 }, "MaxFreezeSeconds"},
+		{"timeout too short", func(s *LinuxSnapshot) { s.TimeoutSeconds = 20 }, "TimeoutSeconds"},
+		{"timeout too long", func(s *LinuxSnapshot) { s.TimeoutSeconds = MaxStepTimeout + 1 }, "TimeoutSeconds"},
+		{"tag key quote", func(s *LinuxSnapshot) { s.Tags = []Tag{{"a'b", "v"}} }, "Tags"},
+		{"tag value dollar", func(s *LinuxSnapshot) { s.Tags = []Tag{{"k", "$(reboot)"}} }, "Tags"},
+		{"tag value newline", func(s *LinuxSnapshot) { s.Tags = []Tag{{"k", "a\nb"}} }, "Tags"},
+		{"empty tag key", func(s *LinuxSnapshot) { s.Tags = []Tag{{"", "v"}} }, "Tags"},
+		{"reserved aws", func(s *LinuxSnapshot) { s.Tags = []Tag{{"aws:x", "v"}} }, "reserved"},
+		{"reserved own", func(s *LinuxSnapshot) { s.Tags = []Tag{{"ssm-backup:policy", "v"}} }, "reserved"},
+		{"unsorted", func(s *LinuxSnapshot) { s.Tags = []Tag{{"b", "1"}, {"a", "2"}} }, "sorted"},
+		{"duplicate", func(s *LinuxSnapshot) { s.Tags = []Tag{{"a", "1"}, {"a", "2"}} }, "twice"},
+		{"too many", func(s *LinuxSnapshot) {
+			s.Tags = nil
+			for i := 0; i <= MaxSnapshotTags; i++ {
+				s.Tags = append(s.Tags, Tag{Key: "k" + string(rune('A'+i/26)) + string(rune('a'+i%26)), Value: "v"})
+			}
+		}, "at most"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := exampleLinuxSnapshot()
+			tc.change(&s)
+			_, err := LinuxSnapshotCommand(s)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err = %v, want one naming %q", err, tc.want)
+			}
+		})
+	}
+	// The limits themselves are fine.
+	s := exampleLinuxSnapshot()
+	s.MaxFreezeSeconds, s.TimeoutSeconds = 60, 90
+	s.Tags = nil
+	for i := 0; i < MaxSnapshotTags; i++ {
+		s.Tags = append(s.Tags, Tag{Key: "k" + string(rune('A'+i/26)) + string(rune('a'+i%26)), Value: strings.Repeat("v", 256)})
+	}
+	if _, err := LinuxSnapshotCommand(s); err != nil {
+		t.Errorf("limits refused: %v", err)
+	}
+}
+
+func TestLinuxSnapshotScriptEmbedded(t *testing.T) {
+	onDisk, err := os.ReadFile("scripts/linux-snapshot.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := LinuxSnapshotScript()
+	if !bytes.Equal(got, onDisk) {
+		t.Fatalf("embedded script differs from scripts/linux-snapshot.sh")
+	}
+	got[0] = 'X'
+	if LinuxSnapshotScript()[0] != '#' {
+		t.Errorf("LinuxSnapshotScript returned the embedded bytes themselves; a caller changed them")
+	}
+	for _, hook := range []string{"quiesce_apps() {", "resume_apps() {"} {
+		if !bytes.Contains(onDisk, []byte(hook)) {
+			t.Errorf("the script lacks the extension point %s", hook)
+		}
+	}
+	if bytes.Contains(onDisk, []byte("\r")) || bytes.Contains(onDisk, []byte("\t")) {
+		t.Errorf("the script holds CR or tab characters; it is shown line by line in the JSON")
+	}
+}
+
+func sortedStrings(s []string) []string {
+	out := append([]string(nil), s...)
+	for i := 1; i < len(out); i++ {
+		for j := i; j > 0 && out[j] < out[j-1]; j-- {
+			out[j], out[j-1] = out[j-1], out[j]
+		}
+	}
+	return out
+}

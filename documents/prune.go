@@ -1,0 +1,83 @@
+package documents
+
+import _ "embed"
+
+// pruneSnapshotsScript decides and applies a policy's retention rule to one
+// instance's snapshot sets; its module docstring states the algorithm.
+//
+//go:embed scripts/prune_snapshots.py
+var pruneSnapshotsScript string
+
+// PruneInputs is the InputPayload of the prune step. Each value is an
+// Automation expression such as "{{ InstanceId }}" or
+// "{{ automation:EXECUTION_ID }}", or a literal such as "7" or "false"; the
+// script accepts numbers and booleans as strings.
+type PruneInputs struct {
+	// InstanceId and PolicyName select the snapshots: only those tagged
+	// ssm-backup:instance-id and ssm-backup:policy with exactly these values
+	// are ever deleted.
+	InstanceId string `json:"InstanceId"`
+	PolicyName string `json:"PolicyName"`
+	// RunId is this run's Automation execution id; the snapshots tagged
+	// ssm-backup:run-id with it are never deleted.
+	RunId string `json:"RunId"`
+	// KeepCount keeps the newest N good sets; MaxAgeDays keeps good sets
+	// younger than N days. "0" means not set; at least one must be set.
+	KeepCount  string `json:"KeepCount"`
+	MaxAgeDays string `json:"MaxAgeDays"`
+	// MinKeep is the floor of good sets kept whatever the rule says (>= 1).
+	MinKeep string `json:"MinKeep"`
+	// DryRun "true" reports what would be deleted and deletes nothing.
+	DryRun string `json:"DryRun"`
+}
+
+// executeScriptInputs are the inputs of aws:executeScript, as a struct so
+// that key order is fixed.
+type executeScriptInputs struct {
+	Runtime      string      `json:"Runtime"`
+	Handler      string      `json:"Handler"`
+	InputPayload PruneInputs `json:"InputPayload"`
+	Script       string      `json:"Script"`
+}
+
+// pruneTimeoutSeconds is the longest an aws:executeScript step may run.
+// The script stops starting new deletions well before it (its
+// DELETE_BUDGET_SECONDS) and leaves the rest to the next run.
+const pruneTimeoutSeconds = 600
+
+// PruneSnapshotsStep is the aws:executeScript step that applies the
+// retention rule after the snapshot step: it lists the instance's snapshots
+// of the policy, groups them into one set per run, and deletes whole sets
+// the rule no longer keeps (see scripts/prune_snapshots.py).
+//
+// Its outputs are name.Deleted and name.WouldDelete (snapshot ids),
+// name.Kept (set ids: run ids, or snapshot ids for snapshots without one)
+// and name.Errors; each list holds at most 100 entries. A denied EC2 call or
+// invalid input fails the step, and the runbook aborts.
+func PruneSnapshotsStep(name string, in PruneInputs) AutomationStep {
+	return AutomationStep{
+		Name:           name,
+		Action:         "aws:executeScript",
+		Description:    "Delete the snapshot sets of this policy and instance that the retention rule no longer keeps.",
+		TimeoutSeconds: pruneTimeoutSeconds,
+		OnFailure:      "Abort",
+		Inputs: executeScriptInputs{
+			Runtime:      "python3.11",
+			Handler:      "handler",
+			InputPayload: in,
+			Script:       pruneSnapshotsScript,
+		},
+		Outputs: []StepOutput{
+			{Name: "Deleted", Selector: "$.Payload.deleted", Type: "StringList"},
+			{Name: "WouldDelete", Selector: "$.Payload.wouldDelete", Type: "StringList"},
+			{Name: "Kept", Selector: "$.Payload.kept", Type: "StringList"},
+			{Name: "Errors", Selector: "$.Payload.errors", Type: "StringList"},
+		},
+	}
+}
+
+// PruneSnapshotsScript returns the prune script, for emitting it next to the
+// runbook that embeds it.
+func PruneSnapshotsScript() []byte {
+	return []byte(pruneSnapshotsScript)
+}

@@ -1,0 +1,383 @@
+"""Retention prune of one instance's snapshots for one ssm-backup policy.
+
+Runs as an aws:executeScript step (python3.11) of the policy's Automation
+runbook, after the snapshot step. decide() is pure; handler() lists, decides,
+deletes and reports.
+
+Inputs (events): InstanceId, PolicyName, RunId (this run's execution id; all
+three non-empty), KeepCount and MaxAgeDays (int or decimal string; 0 or ""
+means not set; at least one must be set), MinKeep (>= 1), DryRun (bool or
+"true"/"false", default false), Now (optional ISO 8601 time, for tests).
+Invalid input raises ValueError before any AWS call.
+
+Algorithm
+ 1. List DescribeSnapshots(OwnerIds=[self], filters tag:ssm-backup:policy =
+    PolicyName and tag:ssm-backup:instance-id = InstanceId), every page.
+ 2. Own: every value of the tag ssm-backup:policy equals PolicyName and every
+    value of ssm-backup:instance-id equals InstanceId (exact, case-sensitive,
+    at least one each). The filter is not trusted. Other snapshots are foreign:
+    never deleted, never counted; only their number is reported.
+ 3. Sets (own snapshots only): a snapshot whose ssm-backup:run-id values
+    include RunId is in the current set; else one with exactly one distinct,
+    non-empty run-id value is in that run's set; else it is a set of its own,
+    named by its snapshot id ("snapshot:" + id if a run id is the same). A
+    set's time is its newest StartTime (a naive time is UTC).
+ 4. A set is protected (kept, never deleted) when it is the current set, has a
+    pending member (reported in skippedPending), or has a member that is not
+    deletable: no SnapshotId, no StartTime, or a State other than completed,
+    error or pending. A set is good when all its members are completed
+    (the current set included: it counts toward the quota).
+ 5. Good sets are ranked newest first (time, then set id, descending).
+    KeepCount > 0: keep the first max(KeepCount, MinKeep). MaxAgeDays > 0:
+    keep those with now - time < MaxAgeDays days, and the first MinKeep.
+    Both set: keep what either keeps. The kept good sets are thus a prefix of
+    the ranking; the other good sets are deleted unless protected.
+ 6. Failed sets (an error member, every member completed or error) are
+    deleted when strictly older than the newest kept good set; otherwise
+    kept. With no kept good set none is deleted.
+ 7. Every other set is kept.
+Deletion goes set by set, oldest first, members in snapshot id order. The
+first failed DeleteSnapshot of a set stops that set (report and continue with
+the next set): a set either goes whole or stays as whole as the failure left
+it, reported in partiallyDeleted if some members went. InvalidSnapshot.InUse
+(an AMI uses it) is reported in inUse and errors. InvalidSnapshot.NotFound
+counts as deleted. Sets not started within DELETE_BUDGET_SECONDS are left
+for the next run (deferred). DryRun decides and reports; it deletes nothing.
+Throttling is retried by the client (adaptive mode, up to 10 retries); a
+denied call raises PruneAccessDenied, after printing the report so far.
+
+Result (also printed as one JSON line): dryRun; kept (set ids left in place:
+kept sets newest first, then sets a failed delete left behind);
+deleted and wouldDelete (snapshot ids); skippedPending, partiallyDeleted,
+deferred (set ids); inUse (snapshot ids); errors (strings); foreignIgnored
+(int); totals (each list's full length); truncated (true when a list was cut
+to MAX_LISTED entries to keep the step output small).
+"""
+
+import dataclasses
+import datetime
+import json
+import time
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+TAG_POLICY = "ssm-backup:policy"
+TAG_INSTANCE = "ssm-backup:instance-id"
+TAG_RUN = "ssm-backup:run-id"
+DELETE_BUDGET_SECONDS = 480  # the step times out at 600
+MAX_LISTED = 100
+PAGE_SIZE = 1000
+DENIED_CODES = ("UnauthorizedOperation", "AccessDenied", "AccessDeniedException")
+LIST_KEYS = ("kept", "deleted", "wouldDelete", "skippedPending",
+             "partiallyDeleted", "deferred", "inUse", "errors")
+
+
+class PruneAccessDenied(PermissionError):
+    """An EC2 call the prune needs was denied by IAM."""
+
+
+@dataclasses.dataclass
+class Settings:
+    instance_id: str
+    policy_name: str
+    run_id: str
+    keep_count: int
+    max_age_days: int
+    min_keep: int
+    dry_run: bool
+    now: datetime.datetime
+
+
+@dataclasses.dataclass
+class SnapshotSet:
+    id: str
+    members: list = dataclasses.field(default_factory=list)  # DescribeSnapshots items
+    time: datetime.datetime = None  # newest StartTime
+    current: bool = False
+    pending: bool = False
+    undeletable: bool = False
+    good: bool = False
+    failed: bool = False
+    reason: str = ""  # why it is kept; "" when it is deleted
+
+    @property
+    def snapshot_ids(self):
+        return sorted({m["SnapshotId"] for m in self.members if m.get("SnapshotId")})
+
+    def rank_key(self):
+        return (self.time, self.id)
+
+
+@dataclasses.dataclass
+class Decision:
+    keep: list     # [SnapshotSet], newest first
+    delete: list   # [SnapshotSet], oldest first
+    foreign: list  # [snapshot id], sorted
+
+
+def _int_input(events, key, minimum, empty_ok):
+    value = events.get(key, "" if empty_ok else None)
+    if isinstance(value, bool) or value is None:
+        raise ValueError("%s must be an integer, got %r" % (key, value))
+    if isinstance(value, str):
+        text = value.strip()
+        if text == "" and empty_ok:
+            return 0
+        if not text.isdigit() or not text.isascii():
+            raise ValueError("%s must be a non-negative integer, got %r" % (key, value))
+        value = int(text)
+    if not isinstance(value, int) or value < minimum:
+        raise ValueError("%s must be an integer >= %d, got %r" % (key, minimum, value))
+    return value
+
+
+def _str_input(events, key):
+    value = events.get(key)
+    if not isinstance(value, str) or value.strip() == "":
+        raise ValueError("%s must be a non-empty string, got %r" % (key, value))
+    return value
+
+
+def _bool_input(events, key):
+    value = events.get(key, False)
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    raise ValueError('%s must be true or false, got %r' % (key, value))
+
+
+def _utc(t):
+    if not isinstance(t, datetime.datetime):
+        return None
+    if t.tzinfo is None:
+        return t.replace(tzinfo=datetime.timezone.utc)
+    return t.astimezone(datetime.timezone.utc)
+
+
+def parse_settings(events):
+    """Validate the step inputs; raises ValueError with the offending key."""
+    if not isinstance(events, dict):
+        raise ValueError("the input payload must be an object")
+    now = events.get("Now")
+    if now in (None, ""):
+        now = datetime.datetime.now(datetime.timezone.utc)
+    elif isinstance(now, str):
+        try:
+            now = datetime.datetime.fromisoformat(now.strip())
+        except ValueError:
+            raise ValueError("Now must be an ISO 8601 time, got %r" % now) from None
+    now = _utc(now)
+    if now is None:
+        raise ValueError("Now must be an ISO 8601 time")
+    s = Settings(
+        instance_id=_str_input(events, "InstanceId"),
+        policy_name=_str_input(events, "PolicyName"),
+        run_id=_str_input(events, "RunId"),
+        keep_count=_int_input(events, "KeepCount", 0, True),
+        max_age_days=_int_input(events, "MaxAgeDays", 0, True),
+        min_keep=_int_input(events, "MinKeep", 1, False),
+        dry_run=_bool_input(events, "DryRun"),
+        now=now,
+    )
+    if s.keep_count == 0 and s.max_age_days == 0:
+        raise ValueError("no retention rule: set KeepCount or MaxAgeDays (> 0)")
+    return s
+
+
+def _tag_values(snapshot, key):
+    tags = snapshot.get("Tags") or []
+    return [t.get("Value") for t in tags if isinstance(t, dict) and t.get("Key") == key]
+
+
+def is_own(snapshot, policy_name, instance_id):
+    """True when the snapshot's tags name exactly this policy and instance."""
+    policies = _tag_values(snapshot, TAG_POLICY)
+    instances = _tag_values(snapshot, TAG_INSTANCE)
+    return (bool(policies) and all(v == policy_name for v in policies)
+            and bool(instances) and all(v == instance_id for v in instances))
+
+
+def group_sets(snapshots, run_id):
+    """Groups own snapshots into sets, keyed by set id (steps 3 and 4)."""
+    sets = {}
+    for snap in snapshots:
+        runs = _tag_values(snap, TAG_RUN)
+        distinct = set(runs)
+        if run_id in distinct:
+            key = ("run", run_id)
+        elif len(distinct) == 1 and isinstance(runs[0], str) and runs[0] != "":
+            key = ("run", runs[0])
+        else:
+            key = ("snapshot", str(snap.get("SnapshotId")))
+        if key not in sets:
+            sets[key] = SnapshotSet(key[1])
+        sets[key].members.append(snap)
+    for key, s in sets.items():
+        s.current = key == ("run", run_id)
+        states = [m.get("State") for m in s.members]
+        times = [_utc(m.get("StartTime")) for m in s.members]
+        s.pending = "pending" in states
+        s.undeletable = (
+            any(not isinstance(m.get("SnapshotId"), str) or not m.get("SnapshotId")
+                for m in s.members)
+            or any(t is None for t in times)
+            or any(st not in ("completed", "error", "pending") for st in states))
+        known = [t for t in times if t is not None]
+        s.time = max(known) if known else datetime.datetime.min.replace(
+            tzinfo=datetime.timezone.utc)
+        s.good = all(st == "completed" for st in states) and not s.undeletable
+        s.failed = "error" in states and not s.pending and not s.undeletable
+    # A run id equal to another set's snapshot id must not merge their
+    # report names: the snapshot-named set then takes a prefix.
+    run_ids = {k[1] for k in sets if k[0] == "run"}
+    for key, s in sets.items():
+        if key[0] == "snapshot" and key[1] in run_ids:
+            s.id = "snapshot:" + key[1]
+    return list(sets.values())
+
+
+def decide(snapshots, settings):
+    """Pure decision: which own sets to keep and which to delete."""
+    own, foreign = [], []
+    for snap in snapshots:
+        if is_own(snap, settings.policy_name, settings.instance_id):
+            own.append(snap)
+        else:
+            foreign.append(str(snap.get("SnapshotId")))
+    sets = group_sets(own, settings.run_id)
+    ranked = sorted(sets, key=SnapshotSet.rank_key, reverse=True)
+    good = [s for s in ranked if s.good]
+    keep_ids = set()
+    if settings.keep_count > 0:
+        keep_ids.update(s.id for s in good[:max(settings.keep_count, settings.min_keep)])
+    if settings.max_age_days > 0:
+        keep_ids.update(s.id for s in good[:settings.min_keep])
+        try:
+            cutoff = settings.now - datetime.timedelta(days=settings.max_age_days)
+        except OverflowError:
+            cutoff = None  # older than any representable time: all are young
+        keep_ids.update(s.id for s in good if cutoff is None or s.time > cutoff)
+    newest_kept = max((s.time for s in good if s.id in keep_ids), default=None)
+    keep, delete = [], []
+    for s in ranked:
+        if s.current:
+            s.reason = "current run"
+        elif s.pending:
+            s.reason = "pending"
+        elif s.undeletable:
+            s.reason = "not deletable"
+        elif s.good:
+            s.reason = "retained" if s.id in keep_ids else ""
+        elif s.failed:
+            s.reason = "" if newest_kept is not None and s.time < newest_kept else "recent error"
+        else:
+            s.reason = "not deletable"
+        (keep if s.reason else delete).append(s)
+    delete.reverse()
+    return Decision(keep, delete, sorted(foreign))
+
+
+def list_snapshots(ec2, settings):
+    paginator = ec2.get_paginator("describe_snapshots")
+    pages = paginator.paginate(
+        OwnerIds=["self"],
+        Filters=[
+            {"Name": "tag:" + TAG_POLICY, "Values": [settings.policy_name]},
+            {"Name": "tag:" + TAG_INSTANCE, "Values": [settings.instance_id]},
+        ],
+        PaginationConfig={"PageSize": PAGE_SIZE},
+    )
+    snapshots = []
+    try:
+        for page in pages:
+            snapshots.extend(page.get("Snapshots", []))
+    except ClientError as e:
+        code, msg = _error(e)
+        if code in DENIED_CODES:
+            raise PruneAccessDenied(
+                "ec2:DescribeSnapshots was denied (%s: %s). The Automation role "
+                "needs ec2:DescribeSnapshots to prune policy %s."
+                % (code, msg, settings.policy_name)) from None
+        raise RuntimeError("DescribeSnapshots failed: %s: %s" % (code, msg)) from e
+    return snapshots
+
+
+def _error(e):
+    err = e.response.get("Error", {}) if isinstance(e, ClientError) else {}
+    return err.get("Code", type(e).__name__), str(err.get("Message", e))[:300]
+
+
+def _cut(report):
+    report["totals"] = {k: len(report[k]) for k in LIST_KEYS}
+    report["truncated"] = any(len(report[k]) > MAX_LISTED for k in LIST_KEYS)
+    for k in LIST_KEYS:
+        report[k] = report[k][:MAX_LISTED]
+    return report
+
+
+def prune(events, ec2, clock=time.monotonic):
+    """Lists, decides, deletes (unless DryRun) and returns the report."""
+    settings = parse_settings(events)
+    started = clock()
+    decision = decide(list_snapshots(ec2, settings), settings)
+    report = {k: [] for k in LIST_KEYS}
+    report["dryRun"] = settings.dry_run
+    report["foreignIgnored"] = len(decision.foreign)
+    report["kept"] = [s.id for s in decision.keep]
+    report["skippedPending"] = [s.id for s in decision.keep if s.pending]
+    for s in decision.delete:
+        # Defence in depth: decide() never selects these; refuse anyway.
+        if (s.current or s.pending or s.undeletable or not all(
+                is_own(m, settings.policy_name, settings.instance_id) for m in s.members)):
+            raise AssertionError("refusing to delete protected set %s" % s.id)
+        if settings.dry_run:
+            report["wouldDelete"].extend(s.snapshot_ids)
+            continue
+        if clock() - started > DELETE_BUDGET_SECONDS:
+            report["deferred"].append(s.id)
+            continue
+        done = 0
+        for sid in s.snapshot_ids:
+            try:
+                ec2.delete_snapshot(SnapshotId=sid)
+            except (ClientError, BotoCoreError) as e:
+                code, msg = _error(e)
+                if code == "InvalidSnapshot.NotFound":
+                    report["deleted"].append(sid)
+                    done += 1
+                    continue
+                if code in DENIED_CODES:
+                    deleted = len(report["deleted"])
+                    print(json.dumps(_cut(report), sort_keys=True))
+                    raise PruneAccessDenied(
+                        "ec2:DeleteSnapshot of %s was denied (%s: %s). The Automation "
+                        "role must be allowed to delete snapshots tagged %s=%s. "
+                        "Deleted before the denial: %d snapshot(s)."
+                        % (sid, code, msg, TAG_POLICY, settings.policy_name,
+                           deleted)) from None
+                if code == "InvalidSnapshot.InUse":
+                    report["inUse"].append(sid)
+                report["errors"].append("%s (set %s): %s: %s" % (sid, s.id, code, msg))
+                if done:
+                    report["partiallyDeleted"].append(s.id)
+                break
+            report["deleted"].append(sid)
+            done += 1
+        else:
+            continue
+        report["kept"].append(s.id)  # what is left of it is still there
+    report = _cut(report)
+    print(json.dumps(report, sort_keys=True))
+    return report
+
+
+def _ec2_client():
+    # A new Config each time: botocore rewrites the retries dict it is given.
+    return boto3.client("ec2", config=Config(retries={"mode": "adaptive", "max_attempts": 10}))
+
+
+def handler(events, context):
+    return prune(events, _ec2_client())

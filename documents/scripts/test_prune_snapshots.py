@@ -1,0 +1,624 @@
+"""Tests of prune_snapshots: the pure decision and the handler.
+
+The handler runs on a real boto3 EC2 client whose calls botocore's Stubber
+answers; a before-send hook fails any call that would reach the network.
+Run from this directory: python3 -m unittest -v
+
+The property test draws PRUNE_PROPERTY_CASES (default 500) random cases from
+PRUNE_PROPERTY_SEED (default 20240601, or "random"); a failure prints the
+seed and the case number.
+"""
+
+import collections
+import contextlib
+import datetime
+import io
+import json
+import os
+import random
+import time
+import unittest
+from unittest import mock
+
+from botocore.stub import Stubber
+
+import prune_snapshots as ps
+
+UTC = datetime.timezone.utc
+POLICY = "mysql-fleet"
+INSTANCE = "i-0123456789abcdef0"
+RUN = "3f6c2a1e-8b7d-4c2e-9a51-0d4b6e7f8a90"
+NOW = datetime.datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
+
+_env = mock.patch.dict(os.environ, {
+    "AWS_ACCESS_KEY_ID": "AKIAIOSFODNN7EXAMPLE",
+    "AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+    "AWS_SESSION_TOKEN": "fake-session-token",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_REGION": "us-east-1",
+    "AWS_CONFIG_FILE": os.devnull,
+    "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+    "AWS_EC2_METADATA_DISABLED": "true",
+})
+
+
+def setUpModule():
+    _env.start()
+    for key in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_EC2"):
+        os.environ.pop(key, None)
+
+
+def tearDownModule():
+    _env.stop()
+
+
+def _no_network(request, **kwargs):
+    raise AssertionError("a request reached the network layer: %s" % request.url)
+
+
+def new_client():
+    client = ps._ec2_client()
+    client.meta.events.register("before-send", _no_network)
+    return client
+
+
+def tags(policy=POLICY, instance=INSTANCE, run=None):
+    out = []
+    if policy is not None:
+        out.append({"Key": ps.TAG_POLICY, "Value": policy})
+    if instance is not None:
+        out.append({"Key": ps.TAG_INSTANCE, "Value": instance})
+    if run is not None:
+        out.append({"Key": ps.TAG_RUN, "Value": run})
+    out.append({"Key": "ssm-backup:consistency", "Value": "application"})
+    return out
+
+
+def snap(sid, state="completed", hours_ago=0.0, run=None, **tag_kw):
+    return {
+        "SnapshotId": sid,
+        "State": state,
+        "StartTime": NOW - datetime.timedelta(hours=hours_ago),
+        "VolumeId": "vol-" + sid[5:],
+        "OwnerId": "123456789012",
+        "Tags": tags(run=run, **tag_kw),
+    }
+
+
+def events(**kw):
+    e = {
+        "InstanceId": INSTANCE, "PolicyName": POLICY, "RunId": RUN,
+        "KeepCount": "2", "MaxAgeDays": "0", "MinKeep": "1",
+        "DryRun": "false", "Now": NOW.isoformat(),
+    }
+    e.update(kw)
+    return e
+
+
+def describe_params(token=None):
+    p = {
+        "OwnerIds": ["self"],
+        "Filters": [
+            {"Name": "tag:ssm-backup:policy", "Values": [POLICY]},
+            {"Name": "tag:ssm-backup:instance-id", "Values": [INSTANCE]},
+        ],
+        "MaxResults": 1000,
+    }
+    if token:
+        p["NextToken"] = token
+    return p
+
+
+def stub_pages(stubber, pages):
+    for i, page in enumerate(pages):
+        response = {"Snapshots": page}
+        if i + 1 < len(pages):
+            response["NextToken"] = "token-%d" % (i + 1)
+        stubber.add_response("describe_snapshots", response,
+                             describe_params("token-%d" % i if i else None))
+
+
+def stub_deletes(stubber, calls):
+    """calls: [(snapshot id, None or an error code)], in the order expected."""
+    for sid, code in calls:
+        if code is None:
+            stubber.add_response("delete_snapshot", {}, {"SnapshotId": sid})
+        else:
+            stubber.add_client_error("delete_snapshot", service_error_code=code,
+                                     service_message="stubbed " + code,
+                                     expected_params={"SnapshotId": sid})
+
+
+def run_prune(pages, calls, ev, clock=None):
+    client = new_client()
+    with Stubber(client) as stubber, contextlib.redirect_stdout(io.StringIO()) as out:
+        stub_pages(stubber, pages)
+        stub_deletes(stubber, calls)
+        report = ps.prune(ev, client, clock or (lambda: 0.0))
+        stubber.assert_no_pending_responses()
+    printed = json.loads(out.getvalue().strip().splitlines()[-1])
+    assert printed == report, (printed, report)
+    return report
+
+
+def ok(ids):
+    return [(i, None) for i in ids]
+
+
+class InputTests(unittest.TestCase):
+    def test_valid_forms(self):
+        s = ps.parse_settings(events(KeepCount=7, MaxAgeDays="", MinKeep=" 3 ", DryRun="TRUE"))
+        self.assertEqual((s.keep_count, s.max_age_days, s.min_keep, s.dry_run), (7, 0, 3, True))
+        self.assertFalse(ps.parse_settings(events(DryRun=False)).dry_run)
+        self.assertFalse(ps.parse_settings({k: v for k, v in events().items() if k != "DryRun"}).dry_run)
+        self.assertEqual(ps.parse_settings(events(Now="2025-06-01T12:00:00Z")).now, NOW)
+        self.assertEqual(ps.parse_settings(events(Now="2025-06-01T12:00:00")).now, NOW)
+
+    def test_invalid(self):
+        bad = [
+            {"KeepCount": "0", "MaxAgeDays": "0"}, {"KeepCount": "", "MaxAgeDays": ""},
+            {"MinKeep": "0"}, {"MinKeep": ""}, {"MinKeep": None}, {"KeepCount": "-1"},
+            {"KeepCount": "{{ KeepCount }}"}, {"KeepCount": True}, {"KeepCount": 2.5},
+            {"KeepCount": "+2"}, {"MaxAgeDays": "30d"}, {"DryRun": "yes"}, {"DryRun": ""},
+            {"DryRun": 1}, {"InstanceId": ""}, {"PolicyName": " "}, {"RunId": None},
+            {"Now": "yesterday"},
+        ]
+        for change in bad:
+            with self.subTest(change=change), self.assertRaises(ValueError):
+                ps.parse_settings(events(**change))
+        with self.assertRaises(ValueError):
+            ps.parse_settings({k: v for k, v in events().items() if k != "RunId"})
+
+    def test_invalid_input_makes_no_call(self):
+        client = new_client()
+        with Stubber(client), self.assertRaises(ValueError):
+            ps.prune(events(MinKeep="0"), client)
+
+
+class DecisionTests(unittest.TestCase):
+    def decide(self, snaps, **kw):
+        return ps.decide(snaps, ps.parse_settings(events(**kw)))
+
+    def deleted(self, snaps, **kw):
+        return sorted(i for s in self.decide(snaps, **kw).delete for i in s.snapshot_ids)
+
+    def test_count_keeps_newest_max_of_count_and_min_keep(self):
+        snaps = [snap("snap-%02d" % h, hours_ago=24 * h, run="r%d" % h) for h in range(1, 7)]
+        self.assertEqual(self.deleted(snaps, KeepCount="2"), ["snap-03", "snap-04", "snap-05", "snap-06"])
+        self.assertEqual(self.deleted(snaps, KeepCount="2", MinKeep="4"), ["snap-05", "snap-06"])
+        self.assertEqual(self.deleted(snaps, KeepCount="10"), [])
+
+    def test_age_boundary_and_min_keep_floor(self):
+        snaps = [
+            snap("snap-young", hours_ago=7 * 24 - 0.01, run="a"),
+            snap("snap-edge", hours_ago=7 * 24, run="b"),  # exactly MaxAgeDays old
+            snap("snap-old", hours_ago=30 * 24, run="c"),
+        ]
+        self.assertEqual(self.deleted(snaps, KeepCount="0", MaxAgeDays="7"), ["snap-edge", "snap-old"])
+        self.assertEqual(self.deleted(snaps, KeepCount="0", MaxAgeDays="7", MinKeep="2"), ["snap-old"])
+        old = [snap("snap-1", hours_ago=900, run="x"), snap("snap-2", hours_ago=1000, run="y")]
+        self.assertEqual(self.deleted(old, KeepCount="0", MaxAgeDays="1"), ["snap-2"])
+        self.assertEqual(self.deleted(old, KeepCount="0", MaxAgeDays="999999999999"), [])
+
+    def test_multi_volume_set_goes_whole(self):
+        snaps = [snap("snap-a1", hours_ago=1, run="new"), snap("snap-a2", hours_ago=1.1, run="new"),
+                 snap("snap-b1", hours_ago=50, run="old"), snap("snap-b2", hours_ago=49, run="old"),
+                 snap("snap-b3", hours_ago=50, run="old")]
+        self.assertEqual(self.deleted(snaps, KeepCount="1"), ["snap-b1", "snap-b2", "snap-b3"])
+
+    def test_set_time_is_newest_member(self):
+        # Set "x" has an old member but its newest is newer than set "y".
+        snaps = [snap("snap-x1", hours_ago=100, run="x"), snap("snap-x2", hours_ago=2, run="x"),
+                 snap("snap-y1", hours_ago=3, run="y")]
+        self.assertEqual(self.deleted(snaps, KeepCount="1"), ["snap-y1"])
+
+    def test_pending_set_kept_whole_and_not_counted(self):
+        snaps = [snap("snap-p1", "pending", 90, run="p"), snap("snap-p2", "completed", 90, run="p"),
+                 snap("snap-g1", hours_ago=10, run="g"), snap("snap-g2", hours_ago=100, run="h")]
+        d = self.decide(snaps, KeepCount="1")
+        self.assertEqual([i for s in d.delete for i in s.snapshot_ids], ["snap-g2"])
+        self.assertIn("p", [s.id for s in d.keep if s.pending])
+
+    def test_current_run_never_deleted_and_counts_when_good(self):
+        snaps = [snap("snap-c1", "error", 500, run=RUN), snap("snap-o1", hours_ago=10, run="o")]
+        self.assertEqual(self.deleted(snaps, KeepCount="1"), [])
+        good_current = [snap("snap-c1", hours_ago=0, run=RUN), snap("snap-o1", hours_ago=10, run="o")]
+        self.assertEqual(self.deleted(good_current, KeepCount="1"), ["snap-o1"])
+        # A conflicting second run-id value does not hide the current run.
+        conflicting = snap("snap-c2", hours_ago=900, run=RUN)
+        conflicting["Tags"].append({"Key": ps.TAG_RUN, "Value": "other"})
+        self.assertEqual(self.deleted([conflicting] + good_current, KeepCount="1"), ["snap-o1"])
+
+    def test_error_sets(self):
+        snaps = [snap("snap-e-new", "error", 1, run="en"), snap("snap-g", hours_ago=5, run="g"),
+                 snap("snap-e-old", "error", 50, run="eo"), snap("snap-e-old2", "completed", 50, run="eo")]
+        self.assertEqual(self.deleted(snaps, KeepCount="3"), ["snap-e-old", "snap-e-old2"])
+        only_errors = [s for s in snaps if s["SnapshotId"] != "snap-g"]
+        self.assertEqual(self.deleted(only_errors, KeepCount="1"), [])
+
+    def test_unknown_state_and_missing_fields_kept(self):
+        odd = [snap("snap-r", "recoverable", 900, run="r"), snap("snap-n", None, 900, run="n")]
+        no_time = snap("snap-t", hours_ago=900, run="t")
+        del no_time["StartTime"]
+        snaps = odd + [no_time, snap("snap-g", hours_ago=1, run="g")]
+        self.assertEqual(self.deleted(snaps, KeepCount="1"), [])
+
+    def test_foreign_never_deleted(self):
+        foreign = [
+            snap("snap-f1", hours_ago=900, policy="mysql-fleet-2"),
+            snap("snap-f2", hours_ago=900, policy="MySQL-fleet"),
+            snap("snap-f3", hours_ago=900, policy=POLICY + " "),
+            snap("snap-f4", hours_ago=900, instance="i-0123456789abcdef1"),
+            snap("snap-f5", hours_ago=900, policy=None),
+            snap("snap-f6", hours_ago=900, instance=None),
+        ]
+        dup = snap("snap-f7", hours_ago=900)
+        dup["Tags"].append({"Key": ps.TAG_POLICY, "Value": "other"})
+        no_tags = {"SnapshotId": "snap-f8", "State": "completed", "StartTime": NOW}
+        keep = snap("snap-g", hours_ago=1, run="g")
+        d = self.decide(foreign + [dup, no_tags, keep], KeepCount="1")
+        self.assertEqual(d.delete, [])
+        self.assertEqual(len(d.foreign), 8)
+
+    def test_run_id_equal_to_snapshot_id_stays_apart(self):
+        snaps = [snap("snap-1", hours_ago=1, run="snap-2"), snap("snap-2", hours_ago=2)]
+        d = self.decide(snaps, KeepCount="1")
+        self.assertEqual([s.id for s in d.keep], ["snap-2"])
+        self.assertEqual([s.id for s in d.delete], ["snapshot:snap-2"])
+
+    def test_order_does_not_matter(self):
+        rng = random.Random(7)
+        snaps = [snap("snap-%02d" % i, rng.choice(["completed", "error"]), rng.choice([1, 2, 3]) * 10,
+                      run=rng.choice(["a", "b", "c", None])) for i in range(30)]
+        first = self.decide(snaps, KeepCount="1")
+        rng.shuffle(snaps)
+        second = self.decide(snaps, KeepCount="1")
+        self.assertEqual([s.snapshot_ids for s in first.delete], [s.snapshot_ids for s in second.delete])
+        self.assertEqual([s.id for s in first.keep], [s.id for s in second.keep])
+
+
+class HandlerTests(unittest.TestCase):
+    def test_three_pages_filters_and_exact_deletes(self):
+        pages = [
+            [snap("snap-01", hours_ago=1, run="r1"), snap("snap-05", hours_ago=72, run="r3")],
+            [snap("snap-02", hours_ago=1, run="r1"), snap("snap-03", hours_ago=24, run="r2")],
+            [snap("snap-06", hours_ago=72, run="r3"), snap("snap-04", hours_ago=96)],
+        ]
+        report = run_prune(pages, ok(["snap-04", "snap-05", "snap-06"]), events(KeepCount="2"))
+        self.assertEqual(report["deleted"], ["snap-04", "snap-05", "snap-06"])
+        self.assertEqual(report["kept"], ["r1", "r2"])
+        self.assertEqual(report["errors"], [])
+        self.assertFalse(report["dryRun"])
+
+    def test_dry_run_deletes_nothing(self):
+        pages = [[snap("snap-01", hours_ago=1, run="r1"), snap("snap-02", hours_ago=50, run="r2")]]
+        for dry in ("true", "True", True):
+            with self.subTest(dry=dry):
+                report = run_prune(pages, [], events(KeepCount="1", DryRun=dry))
+                self.assertEqual(report["wouldDelete"], ["snap-02"])
+                self.assertEqual(report["deleted"], [])
+                self.assertTrue(report["dryRun"])
+
+    def test_pending_current_and_foreign_kept(self):
+        pages = [[
+            snap("snap-cur", "pending", 0, run=RUN),
+            snap("snap-p1", "pending", 80, run="p"), snap("snap-p2", "completed", 80, run="p"),
+            snap("snap-g1", hours_ago=20, run="g"),
+            snap("snap-f1", hours_ago=900, policy="other-policy", run="f"),
+            snap("snap-old", hours_ago=900, run="o"),
+        ]]
+        report = run_prune(pages, ok(["snap-old"]), events(KeepCount="1"))
+        self.assertEqual(report["deleted"], ["snap-old"])
+        self.assertEqual(report["skippedPending"], [RUN, "p"])
+        self.assertEqual(report["foreignIgnored"], 1)
+
+    def test_in_use_reported_and_set_left_whole(self):
+        pages = [[
+            snap("snap-k", hours_ago=1, run="k"),
+            snap("snap-a1", hours_ago=50, run="a"), snap("snap-a2", hours_ago=50, run="a"),
+            snap("snap-b1", hours_ago=40, run="b"), snap("snap-b2", hours_ago=40, run="b"),
+            snap("snap-c1", hours_ago=30, run="c"),
+        ]]
+        calls = [("snap-a1", "InvalidSnapshot.InUse"),  # set a stays whole
+                 ("snap-b1", None), ("snap-b2", "InvalidSnapshot.InUse"),  # set b partial
+                 ("snap-c1", "InvalidSnapshot.NotFound")]
+        report = run_prune(pages, calls, events(KeepCount="1"))
+        self.assertEqual(report["inUse"], ["snap-a1", "snap-b2"])
+        self.assertEqual(report["partiallyDeleted"], ["b"])
+        self.assertEqual(report["deleted"], ["snap-b1", "snap-c1"])
+        self.assertEqual(len(report["errors"]), 2)
+        self.assertIn("InvalidSnapshot.InUse", report["errors"][0])
+        self.assertEqual(report["kept"], ["k", "a", "b"])
+
+    def test_access_denied(self):
+        client = new_client()
+        with Stubber(client) as stubber:
+            stubber.add_client_error("describe_snapshots", "UnauthorizedOperation", "You are not authorized",
+                                     expected_params=describe_params())
+            with self.assertRaisesRegex(ps.PruneAccessDenied, "ec2:DescribeSnapshots was denied"):
+                ps.prune(events(), client)
+        client = new_client()
+        with Stubber(client) as stubber, contextlib.redirect_stdout(io.StringIO()):
+            stub_pages(stubber, [[snap("snap-1", hours_ago=1, run="a"), snap("snap-2", hours_ago=9, run="b"),
+                                  snap("snap-3", hours_ago=10, run="c")]])
+            stub_deletes(stubber, [("snap-3", None), ("snap-2", "UnauthorizedOperation")])
+            with self.assertRaisesRegex(ps.PruneAccessDenied, r"DeleteSnapshot of snap-2 was denied.*1 snapshot"):
+                ps.prune(events(KeepCount="1"), client)
+
+    def test_refuses_a_protected_set_even_if_selected(self):
+        bad_sets = [
+            ps.SnapshotSet("x", [snap("snap-1", hours_ago=9, run="x")], current=True),
+            ps.SnapshotSet("y", [snap("snap-2", "pending", 9, run="y")], pending=True),
+            ps.SnapshotSet("z", [snap("snap-3", hours_ago=9, run="z", policy="other")]),
+        ]
+        for bad in bad_sets:
+            client = new_client()
+            with self.subTest(set=bad.id), Stubber(client) as stubber, \
+                    mock.patch.object(ps, "decide", return_value=ps.Decision([], [bad], [])):
+                stub_pages(stubber, [[]])
+                with self.assertRaisesRegex(AssertionError, "refusing to delete"):
+                    ps.prune(events(), client)
+                stubber.assert_no_pending_responses()
+
+    def test_other_describe_error_raises(self):
+        client = new_client()
+        with Stubber(client) as stubber:
+            stubber.add_client_error("describe_snapshots", "RequestLimitExceeded", "slow down",
+                                     expected_params=describe_params())
+            with self.assertRaisesRegex(RuntimeError, "RequestLimitExceeded"):
+                ps.prune(events(), client)
+
+    def test_budget_defers_sets(self):
+        ticks = iter([0.0, 1.0, ps.DELETE_BUDGET_SECONDS + 1.0, ps.DELETE_BUDGET_SECONDS + 2.0])
+        pages = [[snap("snap-k", hours_ago=1, run="k"), snap("snap-a", hours_ago=50, run="a"),
+                  snap("snap-b", hours_ago=40, run="b"), snap("snap-c", hours_ago=30, run="c")]]
+        report = run_prune(pages, ok(["snap-a"]), events(KeepCount="1"), clock=lambda: next(ticks))
+        self.assertEqual(report["deleted"], ["snap-a"])
+        self.assertEqual(report["deferred"], ["b", "c"])
+
+    def test_report_stays_small(self):
+        page = [snap("snap-%05d" % i, hours_ago=10 + i, run="run-%04d" % (i // 3)) for i in range(3000)]
+        report = run_prune([page[:1000], page[1000:2000], page[2000:]], [], events(KeepCount="1", DryRun="true"))
+        self.assertTrue(report["truncated"])
+        self.assertEqual(report["totals"]["wouldDelete"], 2997)
+        self.assertEqual(len(report["wouldDelete"]), ps.MAX_LISTED)
+        self.assertLess(len(json.dumps(report)), 8192)
+
+    def test_handler_entry_point_and_client_config(self):
+        client = new_client()
+        self.assertEqual(client.meta.region_name, "us-east-1")
+        # max_attempts 10 retries = 11 attempts in all, as botocore records it.
+        self.assertEqual(client.meta.config.retries, {"mode": "adaptive", "total_max_attempts": 11})
+        with Stubber(client) as stubber, mock.patch.object(ps, "_ec2_client", return_value=client), \
+                contextlib.redirect_stdout(io.StringIO()):
+            stub_pages(stubber, [[snap("snap-1", hours_ago=1, run="a"), snap("snap-2", hours_ago=9, run="b")]])
+            stub_deletes(stubber, ok(["snap-2"]))
+            report = ps.handler(events(KeepCount="1"), None)
+            stubber.assert_no_pending_responses()
+        self.assertEqual(report["deleted"], ["snap-2"])
+
+
+# ---------------------------------------------------------------------------
+# Randomized property test.
+
+RUN_POOL = [RUN, "run-a", "run-b", "run-c", "run-d", "run-e", "run-f"]
+STATES = ["completed"] * 14 + ["pending", "pending", "error", "error", "recoverable"]
+
+
+def random_tags(rng, run):
+    r = rng.random()
+    policy, instance = POLICY, INSTANCE
+    if r < 0.06:
+        policy = rng.choice([POLICY + " ", POLICY.upper(), "mysql-fleet-2", "", None])
+    elif r < 0.12:
+        instance = rng.choice(["i-0123456789abcdef1", INSTANCE.upper(), "", None])
+    out = tags(policy=policy, instance=instance)
+    r = rng.random()
+    if r < 0.04:  # conflicting duplicate key: never own
+        out.append({"Key": rng.choice([ps.TAG_POLICY, ps.TAG_INSTANCE]), "Value": "other"})
+    elif r < 0.08:  # identical duplicate: still own
+        out.append({"Key": ps.TAG_POLICY, "Value": policy if policy is not None else POLICY})
+    if run is not None:
+        for value in run:
+            out.append({"Key": ps.TAG_RUN, "Value": value})
+    rng.shuffle(out)
+    return out
+
+
+def random_case(rng):
+    snaps, serial, ages = [], 0, []
+    for _ in range(rng.randint(0, 12)):
+        kind = rng.random()
+        if kind < 0.7:
+            runs = (rng.choice(RUN_POOL),)
+        elif kind < 0.8:
+            runs = None  # no run-id tag: each member is its own set
+        elif kind < 0.87:
+            runs = ("",)
+        elif kind < 0.94:
+            runs = (rng.choice(RUN_POOL), rng.choice(RUN_POOL))
+        else:
+            runs = (RUN_POOL[1], RUN_POOL[1])
+        age = rng.choice(ages) if ages and rng.random() < 0.2 else rng.uniform(-3, 24 * 60)
+        ages.append(age)
+        for _ in range(rng.randint(1, 4)):
+            serial += 1
+            hours = age + rng.choice([0.0, 0.0, rng.uniform(0, 0.5)])
+            s = {
+                "SnapshotId": "snap-%017x" % rng.getrandbits(68) if rng.random() < 0.5 else "snap-%04d" % serial,
+                "State": rng.choice(STATES),
+                "StartTime": NOW - datetime.timedelta(hours=hours),
+                "Tags": random_tags(rng, runs),
+            }
+            snaps.append(s)
+    seen = set()
+    snaps = [s for s in snaps if not (s["SnapshotId"] in seen or seen.add(s["SnapshotId"]))]
+    rng.shuffle(snaps)
+    keep, age = rng.choice([0, 0, 1, 2, 3, 5, 8]), rng.choice([0, 0, 1, 7, 30, 90])
+    if keep == 0 and age == 0:
+        keep = rng.randint(1, 4)
+    ev = events(KeepCount=rng.choice([keep, str(keep)]), MaxAgeDays=str(age) if age else rng.choice(["0", "", 0]),
+                MinKeep=rng.choice([1, 1, 2, 3, 4]), DryRun=rng.random() < 0.2)
+    return snaps, ev
+
+
+def values(s, key):
+    return [t["Value"] for t in s.get("Tags", []) if t["Key"] == key]
+
+
+def owned(s):
+    p, i = values(s, ps.TAG_POLICY), values(s, ps.TAG_INSTANCE)
+    return p != [] and set(p) == {POLICY} and i != [] and set(i) == {INSTANCE}
+
+
+def oracle(snaps, settings):
+    """Independent statement of the rules: snapshot ids to delete, per set."""
+    groups = collections.defaultdict(list)
+    for s in snaps:
+        if not owned(s):
+            continue
+        runs = values(s, ps.TAG_RUN)
+        if settings.run_id in runs:
+            key = settings.run_id
+        elif len(set(runs)) == 1 and runs[0]:
+            key = runs[0]
+        else:
+            key = s["SnapshotId"]
+        groups[key].append(s)
+    t = {k: max(m["StartTime"] for m in g) for k, g in groups.items()}
+    states = {k: {m["State"] for m in g} for k, g in groups.items()}
+    good = [k for k in groups if states[k] == {"completed"}]
+
+    def rank(k):
+        return sum(1 for o in good if (t[o], o) > (t[k], k))
+
+    floor = settings.min_keep
+    kept = set()
+    for k in good:
+        if settings.keep_count and rank(k) < max(settings.keep_count, floor):
+            kept.add(k)
+        if settings.max_age_days and (rank(k) < floor or
+                                      settings.now - t[k] < datetime.timedelta(days=settings.max_age_days)):
+            kept.add(k)
+    newest = max((t[k] for k in kept), default=None)
+    delete = {}
+    for k, g in groups.items():
+        if k == settings.run_id or not states[k] <= {"completed", "error"}:
+            continue
+        if (k in good and k not in kept) or ("error" in states[k] and newest is not None and t[k] < newest):
+            delete[k] = sorted(m["SnapshotId"] for m in g)
+    order = sorted(delete, key=lambda k: (t[k], k))
+    return groups, kept, [delete[k] for k in order]
+
+
+def check_rules(tc, snaps, settings, decision):
+    by_id = {s["SnapshotId"]: s for s in snaps}
+    deleted = [i for s in decision.delete for i in s.snapshot_ids]
+    groups, kept_good, expected = oracle(snaps, settings)
+    group_of = {m["SnapshotId"]: k for k, g in groups.items() for m in g}
+    tc.assertEqual(len(deleted), len(set(deleted)), "a snapshot is deleted twice")
+    for sid in deleted:
+        s = by_id[sid]
+        tc.assertTrue(owned(s), "deleted a snapshot not tagged for this policy and instance: %s" % sid)
+        tc.assertNotIn(settings.run_id, values(s, ps.TAG_RUN), "deleted a snapshot of the current run")
+        tc.assertNotEqual(s["State"], "pending", "deleted a pending snapshot")
+        tc.assertIn(s["State"], ("completed", "error"), "deleted a snapshot in state %r" % s["State"])
+        members = groups[group_of[sid]]
+        tc.assertNotIn("pending", [m["State"] for m in members], "deleted from a set with a pending member")
+        tc.assertTrue({m["SnapshotId"] for m in members} <= set(deleted), "deleted part of a set")
+    # Retention: the good sets left are a prefix of the ranking, at least
+    # min(MinKeep, good sets) long and exactly max(count, MinKeep) in count mode.
+    good = [k for k, g in groups.items() if {m["State"] for m in g} == {"completed"}]
+    left = [k for k in good if not set(m["SnapshotId"] for m in groups[k]) & set(deleted)]
+    tc.assertGreaterEqual(len(left), min(settings.min_keep, len(good)), "fewer than MinKeep good sets left")
+    tc.assertTrue(kept_good <= set(left), "a kept good set was deleted")
+    newest_gone = max((max(m["StartTime"] for m in groups[k]) for k in good if k not in left), default=None)
+    if newest_gone is not None:
+        for k in good:
+            if max(m["StartTime"] for m in groups[k]) > newest_gone:
+                tc.assertIn(k, left, "a good set newer than a deleted good set was deleted")
+    if settings.keep_count and not settings.max_age_days:
+        tc.assertEqual(len(kept_good), min(len(good), max(settings.keep_count, settings.min_keep)))
+    # Failed sets go only when older than the newest kept good set.
+    newest_kept = max((max(m["StartTime"] for m in groups[k]) for k in kept_good), default=None)
+    for k, g in groups.items():
+        if "error" in {m["State"] for m in g} and set(m["SnapshotId"] for m in g) & set(deleted):
+            tc.assertIsNotNone(newest_kept)
+            tc.assertLess(max(m["StartTime"] for m in g), newest_kept)
+    # Everything own is kept or deleted; the rest is foreign.
+    tc.assertEqual(len(decision.foreign), sum(1 for s in snaps if not owned(s)))
+    kept_ids = {i for s in decision.keep for i in s.snapshot_ids}
+    tc.assertEqual(kept_ids | set(deleted), {s["SnapshotId"] for s in snaps if owned(s)})
+    tc.assertFalse(kept_ids & set(deleted))
+    # And the exact decision, oldest set first.
+    tc.assertEqual([s.snapshot_ids for s in decision.delete], expected)
+
+
+def planned_calls(rng, decision):
+    """Delete calls the handler must make, with random failures, and the report."""
+    calls, want = [], {"deleted": [], "inUse": [], "partiallyDeleted": [], "errors": 0}
+    for s in decision.delete:
+        done = 0
+        for sid in s.snapshot_ids:
+            code = rng.choice(["InvalidSnapshot.InUse", "InternalError", "InvalidSnapshot.NotFound"]) \
+                if rng.random() < 0.1 else None
+            calls.append((sid, code))
+            if code in (None, "InvalidSnapshot.NotFound"):
+                want["deleted"].append(sid)
+                done += 1
+                continue
+            want["errors"] += 1
+            if code == "InvalidSnapshot.InUse":
+                want["inUse"].append(sid)
+            if done:
+                want["partiallyDeleted"].append(s.id)
+            break
+    return calls, want
+
+
+class PropertyTest(unittest.TestCase):
+    def test_rules_hold_for_random_inputs(self):
+        seed_env = os.environ.get("PRUNE_PROPERTY_SEED", "20240601")
+        seed = random.randrange(2 ** 32) if seed_env == "random" else int(seed_env)
+        cases = int(os.environ.get("PRUNE_PROPERTY_CASES", "500"))
+        rng = random.Random(seed)
+        started, through_handler = time.monotonic(), 0
+        for n in range(cases):
+            snaps, ev = random_case(rng)
+            try:
+                settings = ps.parse_settings(ev)
+                decision = ps.decide(snaps, settings)
+                check_rules(self, snaps, settings, decision)
+                shuffled = list(snaps)
+                rng.shuffle(shuffled)
+                again = ps.decide(shuffled, settings)
+                self.assertEqual([s.snapshot_ids for s in again.delete],
+                                 [s.snapshot_ids for s in decision.delete], "order of input changed the decision")
+                if n % 10 == 0:
+                    through_handler += 1
+                    self.check_handler(rng, snaps, ev, settings, decision)
+            except Exception as e:
+                raise AssertionError("property failed: PRUNE_PROPERTY_SEED=%d case %d: %s" % (seed, n, e)) from e
+        print("\n  property test: seed %d, %d cases (%d through the handler) in %.2fs"
+              % (seed, cases, through_handler, time.monotonic() - started))
+
+    def check_handler(self, rng, snaps, ev, settings, decision):
+        cuts = sorted(rng.randint(0, len(snaps)) for _ in range(2))
+        pages = [snaps[:cuts[0]], snaps[cuts[0]:cuts[1]], snaps[cuts[1]:]][: rng.randint(1, 3)]
+        pages[-1] = snaps[sum(len(p) for p in pages[:-1]):]
+        if settings.dry_run:
+            calls, want = [], {"deleted": [], "inUse": [], "partiallyDeleted": [], "errors": 0}
+        else:
+            calls, want = planned_calls(rng, decision)
+        report = run_prune(pages, calls, ev)
+        self.assertEqual(report["deleted"], want["deleted"])
+        self.assertEqual(report["inUse"], want["inUse"])
+        self.assertEqual(report["partiallyDeleted"], want["partiallyDeleted"])
+        self.assertEqual(len(report["errors"]), want["errors"])
+        would = [i for s in decision.delete for i in s.snapshot_ids] if settings.dry_run else []
+        self.assertEqual(report["wouldDelete"], would)
+        self.assertEqual(report["foreignIgnored"], len(decision.foreign))
+
+
+if __name__ == "__main__":
+    unittest.main()
