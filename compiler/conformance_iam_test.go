@@ -188,7 +188,7 @@ func TestConformanceIAMDocuments(t *testing.T) {
 	if checked == 0 {
 		t.Fatal("no IAM document was emitted; nothing was checked")
 	}
-	t.Logf("%d IAM documents valid against cfn-lint's IAM schemas (draft 2020-12) and the write-once rules", checked)
+	t.Logf("checked %d IAM documents against cfn-lint's IAM schemas (draft 2020-12) and the write-once rules", checked)
 }
 
 // TestConformanceIAMNegativeControl proves each IAM check can fail.

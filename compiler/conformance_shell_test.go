@@ -90,7 +90,7 @@ func runShellScriptTexts(t *testing.T, doc any) []string {
 
 // TestConformanceShellcheck runs shellcheck on every distinct script.
 func TestConformanceShellcheck(t *testing.T) {
-	bin := confRequireTool(t, "shellcheck")
+	bin := confRequireTool(t, "shellcheck", "apt-get install shellcheck")
 	dir := t.TempDir()
 	// Scripts repeat across policies and sets; check each content once
 	// and name every place it came from.
@@ -133,13 +133,13 @@ func TestConformanceShellcheck(t *testing.T) {
 			t.Errorf("%s: %s", strings.Join(sources[sum], ", "), strings.TrimPrefix(f, path+":"))
 		}
 	}
-	t.Logf("shellcheck: %d distinct scripts clean", len(contents))
+	t.Logf("shellcheck: checked %d distinct scripts", len(contents))
 }
 
 // TestConformanceShellcheckNegativeControl proves shellcheck runs and
 // reports: an unquoted expansion is SC2086.
 func TestConformanceShellcheckNegativeControl(t *testing.T) {
-	bin := confRequireTool(t, "shellcheck")
+	bin := confRequireTool(t, "shellcheck", "apt-get install shellcheck")
 	path := filepath.Join(t.TempDir(), "broken.sh")
 	if err := os.WriteFile(path, []byte("#!/bin/bash\nrm -rf $1/data\n"), 0o644); err != nil {
 		t.Fatal(err)

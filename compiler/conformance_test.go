@@ -280,49 +280,17 @@ func confDecode(t testing.TB, set compiledSet, path string) any {
 func confUnderCI() bool { return os.Getenv("CI") == "true" }
 
 // confRequireTool returns the path of an external program, skipping the test
-// when it is missing outside CI and failing it under CI.
-func confRequireTool(t *testing.T, name string) string {
+// when it is missing outside CI and failing it under CI. install says how
+// to get it.
+func confRequireTool(t *testing.T, name, install string) string {
 	t.Helper()
 	path, err := exec.LookPath(name)
 	if err == nil {
 		return path
 	}
 	if confUnderCI() {
-		t.Fatalf("%s is not on PATH and CI=true: install it (scripts/test.sh does)", name)
+		t.Fatalf("%s is not on PATH and CI=true: %s", name, install)
 	}
-	t.Skipf("%s is not on PATH; skipped (under CI=true this fails)", name)
+	t.Skipf("%s is not on PATH; skipped (under CI=true this fails): %s", name, install)
 	return ""
-}
-
-// confPointerGet returns the value at a JSON pointer inside a decoded value.
-func confPointerGet(v any, pointer string) (any, bool) {
-	if pointer == "" {
-		return v, true
-	}
-	for _, tok := range strings.Split(strings.TrimPrefix(pointer, "/"), "/") {
-		tok = strings.ReplaceAll(strings.ReplaceAll(tok, "~1", "/"), "~0", "~")
-		switch t := v.(type) {
-		case map[string]any:
-			next, ok := t[tok]
-			if !ok {
-				return nil, false
-			}
-			v = next
-		case []any:
-			i := 0
-			for _, c := range tok {
-				if c < '0' || c > '9' {
-					return nil, false
-				}
-				i = i*10 + int(c-'0')
-			}
-			if i >= len(t) {
-				return nil, false
-			}
-			v = t[i]
-		default:
-			return nil, false
-		}
-	}
-	return v, true
 }

@@ -218,7 +218,7 @@ func TestConformanceMaintenanceWindowInputs(t *testing.T) {
 	for _, n := range m.PatternNotes() {
 		t.Logf("pattern note: %s", n)
 	}
-	t.Logf("%d maintenance-window inputs valid against the SSM service model", checked)
+	t.Logf("checked %d maintenance-window inputs against the SSM service model", checked)
 }
 
 // TestConformanceMaintenanceWindowNegativeControl proves the model check

@@ -158,6 +158,25 @@ func buildRoles(p *PolicyPlan) RoleSet {
 			Resource: Strings{"*"},
 		},
 	}}
+	if p.Retention != nil {
+		automation.Statement = append(automation.Statement,
+			Statement{
+				Sid:      "ListSnapshotsToPrune",
+				Effect:   "Allow",
+				Action:   Strings{"ec2:DescribeSnapshots"},
+				Resource: Strings{"*"},
+			},
+			Statement{
+				// The prune step re-checks the tags itself; IAM makes sure
+				// that even a faulty step cannot delete another policy's
+				// snapshot, or one that was never tagged by ssm-backup.
+				Sid:       "DeleteOnlyThisPolicysSnapshots",
+				Effect:    "Allow",
+				Action:    Strings{"ec2:DeleteSnapshot"},
+				Resource:  Strings{arn("ec2", thisRegion, "", "snapshot/*")},
+				Condition: Condition{"StringEquals": {"ec2:ResourceTag/" + TagPolicy: {n.Policy}}},
+			})
+	}
 	window := PolicyDocument{Version: iamVersion, Statement: []Statement{
 		{
 			Sid:      "StartBackupRunbook",

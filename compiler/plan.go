@@ -34,8 +34,18 @@ type PolicyPlan struct {
 	Snapshot documents.LinuxSnapshot
 	// RunCommandTimeoutSeconds bounds the aws:runCommand step of the runbook.
 	RunCommandTimeoutSeconds int
+	// Retention is nil when the policy keeps every snapshot.
+	Retention *RetentionPlan
 	// Warnings found by validation, carried into the summary.
 	Warnings diag.Diagnostics
+}
+
+// RetentionPlan is how many snapshot sets (one per run and instance) the
+// prune step keeps. Zero means "not set".
+type RetentionPlan struct {
+	KeepCount  int
+	MaxAgeDays int
+	MinKeep    int
 }
 
 // TagFilter matches instances whose tag Key has any of Values.
@@ -151,5 +161,20 @@ func lowerPolicy(p *policies.Policy) (*PolicyPlan, error) {
 		TimeoutSeconds:    timeout,
 	}
 	pp.RunCommandTimeoutSeconds = timeout + 60
+	if r := s.Retention; r != nil {
+		rp := &RetentionPlan{MinKeep: 1}
+		if r.Count != nil {
+			rp.KeepCount = *r.Count
+		}
+		if r.MaxAge != nil {
+			// Whole days, rounded up: a policy never keeps less than it says.
+			day := 24 * time.Hour
+			rp.MaxAgeDays = int((r.MaxAge.Value + day - 1) / day)
+		}
+		if r.MinKeep != nil {
+			rp.MinKeep = *r.MinKeep
+		}
+		pp.Retention = rp
+	}
 	return pp, nil
 }

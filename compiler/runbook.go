@@ -1,6 +1,8 @@
 package compiler
 
 import (
+	"strconv"
+
 	"github.com/ssm-backup/ssm-backup/documents"
 )
 
@@ -37,7 +39,7 @@ const (
 // snapshot command document, and expose its result.
 func buildRunbook(p *PolicyPlan) documents.AutomationDocument {
 	n := p.Names
-	return documents.AutomationDocument{
+	doc := documents.AutomationDocument{
 		SchemaVersion: "0.3",
 		Description:   p.Description + " — snapshots one instance (ssm-backup policy " + n.Policy + ").",
 		AssumeRole:    "{{ AutomationAssumeRole }}",
@@ -92,7 +94,6 @@ func buildRunbook(p *PolicyPlan) documents.AutomationDocument {
 				Description:    "Quiesce, freeze, CreateSnapshots, thaw — on the instance.",
 				OnFailure:      "Abort",
 				TimeoutSeconds: p.RunCommandTimeoutSeconds,
-				IsEnd:          true,
 				Inputs: runCommandInputs{
 					DocumentName: n.CommandDocument,
 					InstanceIds:  []string{"{{ InstanceId }}"},
@@ -110,4 +111,33 @@ func buildRunbook(p *PolicyPlan) documents.AutomationDocument {
 		},
 		Outputs: []string{"takeSnapshots.CommandId", "takeSnapshots.Output"},
 	}
+	last := &doc.MainSteps[len(doc.MainSteps)-1]
+	if p.Retention == nil {
+		last.IsEnd = true
+		return doc
+	}
+	// Pruning runs only after this run's snapshots were requested: a failed
+	// snapshot step aborts the runbook before anything is deleted.
+	doc.Parameters["PruneDryRun"] = documents.Parameter{
+		Type:          "String",
+		Description:   "true: report which snapshots retention would delete, and delete none.",
+		Default:       "false",
+		AllowedValues: []string{"false", "true"},
+	}
+	r := p.Retention
+	prune := documents.PruneSnapshotsStep("pruneSnapshots", documents.PruneInputs{
+		InstanceId: "{{ InstanceId }}",
+		PolicyName: n.Policy,
+		RunId:      "{{ automation:EXECUTION_ID }}",
+		KeepCount:  strconv.Itoa(r.KeepCount),
+		MaxAgeDays: strconv.Itoa(r.MaxAgeDays),
+		MinKeep:    strconv.Itoa(r.MinKeep),
+		DryRun:     "{{ PruneDryRun }}",
+	})
+	prune.IsEnd = true
+	doc.MainSteps = append(doc.MainSteps, prune)
+	for _, o := range prune.Outputs {
+		doc.Outputs = append(doc.Outputs, prune.Name+"."+o.Name)
+	}
+	return doc
 }

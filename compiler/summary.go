@@ -72,13 +72,17 @@ func writePolicySummary(b *strings.Builder, p *PolicyPlan, a *policyArtifacts, n
 	} else {
 		fmt.Fprintf(b, "- **Snapshot tags:** `%s`, `%s`, `%s`, `%s`\n", TagPolicy, TagInstanceID, TagConsistency, TagRunID)
 	}
-	b.WriteString("- **Retention:** none — snapshots are kept until deleted by hand\n\n")
+	fmt.Fprintf(b, "- **Retention:** %s\n\n", retentionText(p.Retention))
 
 	b.WriteString("### Permissions\n\n")
 	writeRole(b, "Instance role `"+n.InstanceRole+"` (managed policy `"+n.InstancePolicy+"`)", a.roles.InstancePolicy)
 	writeRole(b, "Automation role `"+n.AutomationRole+"`", a.roles.AutomationPolicy)
 	writeRole(b, "Maintenance-window role `"+n.WindowRole+"`", a.roles.WindowPolicy)
-	b.WriteString("None of the roles may delete, share or re-tag a snapshot.\n\n")
+	if p.Retention == nil {
+		b.WriteString("None of the roles may delete, share or re-tag a snapshot.\n\n")
+	} else {
+		b.WriteString("Only the automation role may delete snapshots, and only those tagged `" + TagPolicy + "=" + n.Policy + "`. No role may share or re-tag a snapshot.\n\n")
+	}
 
 	if len(p.Warnings) > 0 {
 		b.WriteString("### Warnings\n\n")
@@ -152,6 +156,20 @@ func targetsText(p *PolicyPlan) string {
 		parts = append(parts, fmt.Sprintf("%s = %s", t.Key, strings.Join(t.Values, " or ")))
 	}
 	return "instances tagged " + strings.Join(parts, " and ")
+}
+
+func retentionText(r *RetentionPlan) string {
+	if r == nil {
+		return "none — snapshots are kept until deleted by hand"
+	}
+	var rules []string
+	if r.KeepCount > 0 {
+		rules = append(rules, fmt.Sprintf("keep the newest %d %s of each instance", r.KeepCount, plural(r.KeepCount, "snapshot set", "snapshot sets")))
+	}
+	if r.MaxAgeDays > 0 {
+		rules = append(rules, fmt.Sprintf("delete sets older than %d %s, but always keep the newest %d", r.MaxAgeDays, plural(r.MaxAgeDays, "day", "days"), r.MinKeep))
+	}
+	return strings.Join(rules, "; ") + ". A set is the snapshots of one run; after each successful run the runbook deletes the older sets of this policy (never a set still pending, never this run's, never one without this policy's tag; the PruneDryRun parameter reports without deleting)"
 }
 
 func volumesText(v policies.VolumeSelection) string {

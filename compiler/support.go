@@ -40,9 +40,6 @@ func CheckSupported(ps []*policies.Policy) diag.Diagnostics {
 		if s.Windows != nil {
 			unsupported("spec.windows", "Windows settings (windows)")
 		}
-		if s.Retention != nil {
-			unsupported("spec.retention", "pruning by retention")
-		}
 		if len(s.Copies) > 0 {
 			unsupported("spec.copies", "copies to other regions or accounts")
 		}

@@ -125,16 +125,12 @@ type cronField struct {
 	values   bitset // value-min of every listed value
 	star     bool   // the field is "*"
 
-	dom  domKind
-	dow  dowKind
-	day  int // the day of 15W, or the weekday of 5L and 3#2
-	nth  int // the 2 of 3#2
-	bad  bool
-	rngs []valueRange // as written, for Describe
+	dom domKind
+	dow dowKind
+	day int // the day of 15W, or the weekday of 5L and 3#2
+	nth int // the 2 of 3#2
+	bad bool
 }
-
-// valueRange is one list item: lo-hi/step.
-type valueRange struct{ lo, hi, step int }
 
 // cronSpec is a cron expression ready to evaluate.
 type cronSpec struct {
@@ -186,7 +182,7 @@ func (p *parser) parseCron(body string, off int) *cronSpec {
 		bad = bad || f.bad
 	}
 	if !spec.hasSeconds {
-		spec.fields[fSeconds] = &cronField{rngs: []valueRange{{0, 0, 1}}}
+		spec.fields[fSeconds] = &cronField{} // six fields: second 0
 		spec.fields[fSeconds].values.set(0)
 	}
 	dom, dow := spec.dom(), spec.dow()
@@ -353,7 +349,6 @@ func (p *parser) parseSpecial(f *cronField, id fieldID, item string, off int, in
 	case up == "L":
 		if alone(item) {
 			f.values.set(7 - 1) // the last day of the week: Saturday
-			f.rngs = append(f.rngs, valueRange{7, 7, 1})
 		}
 		return true
 	case strings.Contains(up, "#"):
@@ -487,7 +482,6 @@ func (p *parser) parseItem(f *cronField, id fieldID, item string, off int, error
 	for v := lo; v <= hi; v += step {
 		f.values.set(v - def.min)
 	}
-	f.rngs = append(f.rngs, valueRange{lo, hi, step})
 }
 
 // value parses a single number or name of field id.

@@ -206,6 +206,9 @@ func TestParseErrors(t *testing.T) {
 		{"CRON(0 0 * * ? *)", 0, 4, `"CRON" must be written in lower case`, ""},
 		{"cron (0 0 * * ? *)", 0, 5, `no space is allowed between "cron" and "("`, ""},
 		{"cron(0 0 * * ? *", 16, 1, `cron expression is missing its closing ")"`, ""},
+		{"cron(0 0 * * ? *) extra", 17, 6, `unexpected " extra" after the closing ")"`, ""},
+		{"rate(5 hours))", 12, 1, `unexpected ")" inside rate(...)`, ""},
+		{"cron((0 0 * * ? *)", 5, 1, `unexpected "(" inside cron(...)`, ""},
 		{"  cron(0 0 * * * *)", 15, 1, `one of day-of-month and day-of-week must be "?"`, ""},
 		{"cron(0 0 1 * ? " + strings.Repeat("2026,", 50) + "2026)", 0, 270, "schedule expression is 270 bytes long; Systems Manager accepts at most 256", ""},
 	}

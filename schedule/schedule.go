@@ -172,12 +172,20 @@ func (p *parser) parse() *Schedule {
 		p.errorf(start, open, "write "+keyword+"(...)", "%q must be written in lower case", name)
 	}
 	body := text[open+1:]
-	if strings.HasSuffix(body, ")") {
-		body = body[:len(body)-1]
-	} else {
+	switch end := strings.LastIndexByte(text, ')'); {
+	case end == len(text)-1:
+		body = text[open+1 : end]
+	case end > open:
+		p.errorf(start+end+1, len(text)-end-1, "", `unexpected %q after the closing ")"`, text[end+1:])
+		body = text[open+1 : end]
+	default:
 		p.errorf(start+len(text), 1, "", `%s expression is missing its closing ")"`, keyword)
 	}
 	bodyOff := start + open + 1
+	if i := strings.IndexAny(body, "()"); i >= 0 {
+		p.errorf(bodyOff+i, 1, "", "unexpected %q inside %s(...)", body[i:i+1], keyword)
+		return nil
+	}
 	s := &Schedule{text: text}
 	switch keyword {
 	case "cron":

@@ -95,6 +95,7 @@ result_printed=false
 declare -a snapshot_ids=() frozen=() skipped=() warnings=()
 
 # State of the run.
+started_ms=""
 state_dir=""
 script_dir=""
 watchdog_pid=""
