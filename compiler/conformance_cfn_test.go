@@ -56,19 +56,19 @@ var providerSchemaFiles = map[string]string{
 	"AWS::DLM::LifecyclePolicy":         "aws-dlm-lifecyclepolicy.json",
 }
 
-// cfnTemplate is the part of a template these tests read.
-type cfnTemplate struct {
+// confTemplate is the part of a template these tests read.
+type confTemplate struct {
 	Resources map[string]conformance.TemplateResource `json:"Resources"`
 }
 
-func decodeTemplate(t *testing.T, set compiledSet) (cfnTemplate, any) {
+func confDecodeTemplate(t *testing.T, set compiledSet) (confTemplate, any) {
 	t.Helper()
 	raw := confDecode(t, set, compiler.TemplatePath)
 	b, err := json.Marshal(raw)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var tmpl cfnTemplate
+	var tmpl confTemplate
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()
 	if err := dec.Decode(&tmpl); err != nil {
@@ -144,21 +144,21 @@ func TestConformanceCFNLint(t *testing.T) {
 	}
 
 	// Negative controls, linted in the same run.
-	_, raw := decodeTemplate(t, sets[0])
+	_, raw := confDecodeTemplate(t, sets[0])
 	broken := map[string]struct {
 		mutate func(t *testing.T, resources map[string]any)
 		rule   string
 	}{
 		"duration-25.json": {func(t *testing.T, rs map[string]any) {
-			firstOfType(t, rs, "AWS::SSM::MaintenanceWindow")["Duration"] = 25
+			confFirstOfType(t, rs, "AWS::SSM::MaintenanceWindow")["Duration"] = 25
 		}, "E3034"},
 		"maxerrors-101.json": {func(t *testing.T, rs map[string]any) {
-			firstOfType(t, rs, "AWS::SSM::MaintenanceWindowTask")["MaxErrors"] = "101%"
+			confFirstOfType(t, rs, "AWS::SSM::MaintenanceWindowTask")["MaxErrors"] = "101%"
 		}, "E3031"},
 	}
 	for name, b := range broken {
 		// Each copy is written under its own name; order does not matter.
-		copied := deepCopy(t, raw).(map[string]any)
+		copied := confDeepCopy(t, raw).(map[string]any)
 		b.mutate(t, copied["Resources"].(map[string]any))
 		p := filepath.Join(dir, name)
 		data, err := json.MarshalIndent(copied, "", "  ")
@@ -207,7 +207,7 @@ func TestConformanceCFNLint(t *testing.T) {
 	t.Logf("cfn-lint: %d of %d templates without any error, warning or informational finding", clean, len(bySet))
 }
 
-func firstOfType(t *testing.T, resources map[string]any, typ string) map[string]any {
+func confFirstOfType(t *testing.T, resources map[string]any, typ string) map[string]any {
 	t.Helper()
 	var ids []string
 	for id := range resources {
@@ -224,7 +224,7 @@ func firstOfType(t *testing.T, resources map[string]any, typ string) map[string]
 	return nil
 }
 
-func deepCopy(t *testing.T, v any) any {
+func confDeepCopy(t *testing.T, v any) any {
 	t.Helper()
 	b, err := json.Marshal(v)
 	if err != nil {
@@ -265,11 +265,11 @@ func providerSchemas(t *testing.T) (map[string]*jsonschema.Schema, map[string][]
 }
 
 // resourceProblems validates each resource's resolved Properties.
-func resourceProblems(t *testing.T, schemas map[string]*jsonschema.Schema, readOnly map[string][]string, tmpl cfnTemplate) []string {
+func resourceProblems(t *testing.T, schemas map[string]*jsonschema.Schema, readOnly map[string][]string, tmpl confTemplate) []string {
 	t.Helper()
 	r := &conformance.Resolver{Resources: tmpl.Resources, Pseudo: conformance.SamplePseudo()}
 	var out []string
-	for _, id := range sortedIDs(tmpl) {
+	for _, id := range confSortedIDs(tmpl) {
 		res := tmpl.Resources[id]
 		sch, ok := schemas[res.Type]
 		if !ok {
@@ -304,7 +304,7 @@ func TestConformanceCFNResourceSchemas(t *testing.T) {
 	count := 0
 	for _, set := range conformanceSets(t) {
 		t.Run(set.Name, func(t *testing.T) {
-			tmpl, raw := decodeTemplate(t, set)
+			tmpl, raw := confDecodeTemplate(t, set)
 			for _, fn := range conformance.Intrinsics(raw) {
 				used[fn] = true
 			}
@@ -349,12 +349,12 @@ func TestConformanceCFNResourceSchemasNegativeControl(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			tmpl, _ := decodeTemplate(t, set)
+			tmpl, _ := confDecodeTemplate(t, set)
 			if before := resourceProblems(t, schemas, readOnly, tmpl); len(before) > 0 {
 				t.Fatalf("the unmutated template already fails: %v", before)
 			}
 			var target string
-			for _, id := range sortedIDs(tmpl) {
+			for _, id := range confSortedIDs(tmpl) {
 				if tmpl.Resources[id].Type == c.typ {
 					target = id
 					break
@@ -383,10 +383,10 @@ func TestConformanceCFNDeploysReviewedFiles(t *testing.T) {
 	}
 	for _, set := range conformanceSets(t) {
 		t.Run(set.Name, func(t *testing.T) {
-			tmpl, _ := decodeTemplate(t, set)
+			tmpl, _ := confDecodeTemplate(t, set)
 			// Every deployed document and IAM policy, by content.
 			var documents, iam []any
-			for _, id := range sortedIDs(tmpl) {
+			for _, id := range confSortedIDs(tmpl) {
 				res := tmpl.Resources[id]
 				switch res.Type {
 				case "AWS::SSM::Document":
@@ -403,12 +403,12 @@ func TestConformanceCFNDeploysReviewedFiles(t *testing.T) {
 					}
 					documents = append(documents, c)
 				case "AWS::IAM::ManagedPolicy", "AWS::IAM::Policy":
-					iam = append(iam, unSub(res.Properties["PolicyDocument"]))
+					iam = append(iam, confUnSub(res.Properties["PolicyDocument"]))
 				case "AWS::IAM::Role":
-					iam = append(iam, unSub(res.Properties["AssumeRolePolicyDocument"]))
+					iam = append(iam, confUnSub(res.Properties["AssumeRolePolicyDocument"]))
 					pols, _ := res.Properties["Policies"].([]any)
 					for _, p := range pols {
-						iam = append(iam, unSub(p.(map[string]any)["PolicyDocument"]))
+						iam = append(iam, confUnSub(p.(map[string]any)["PolicyDocument"]))
 					}
 				}
 			}
@@ -440,7 +440,7 @@ func TestConformanceCFNDeploysReviewedFiles(t *testing.T) {
 	}
 }
 
-func sortedIDs(tmpl cfnTemplate) []string {
+func confSortedIDs(tmpl confTemplate) []string {
 	var ids []string
 	for id := range tmpl.Resources {
 		ids = append(ids, id)
@@ -449,14 +449,14 @@ func sortedIDs(tmpl cfnTemplate) []string {
 	return ids
 }
 
-// unSub replaces each {"Fn::Sub": "s"} by "s": the template writes the
+// confUnSub replaces each {"Fn::Sub": "s"} by "s": the template writes the
 // standalone files' placeholders as Fn::Sub.
-func unSub(v any) any {
+func confUnSub(v any) any {
 	switch t := v.(type) {
 	case []any:
 		out := make([]any, len(t))
 		for i, x := range t {
-			out[i] = unSub(x)
+			out[i] = confUnSub(x)
 		}
 		return out
 	case map[string]any:
@@ -465,7 +465,7 @@ func unSub(v any) any {
 		}
 		out := make(map[string]any, len(t))
 		for k, x := range t {
-			out[k] = unSub(x)
+			out[k] = confUnSub(x)
 		}
 		return out
 	}

@@ -18,7 +18,9 @@ package compiler_test
 //     position of a value the pattern accepts, and with a fuzz target;
 //   - each runbook's aws:runCommand step names the command document the
 //     template deploys for the same policy, passes only parameters that
-//     document declares, and passes every parameter it requires.
+//     document declares, passes every parameter it requires, and passes
+//     values its allowedPatterns accept at run time (Automation's
+//     {{ automation:EXECUTION_ID }} is a UUID).
 
 import (
 	"reflect"
@@ -73,7 +75,7 @@ func parameterInjectionProblems(p conformance.CommandParameter) []string {
 		if err != nil {
 			return append(out, where+": allowedPattern does not compile: "+err.Error())
 		}
-		accepted, ok := acceptedValue(p, re)
+		accepted, ok := confAcceptedValue(p, re)
 		if !ok {
 			return append(out, where+": cannot derive a value that allowedPattern "+p.AllowedPattern+" accepts, so its hostile variants are untested")
 		}
@@ -84,9 +86,9 @@ func parameterInjectionProblems(p conformance.CommandParameter) []string {
 	return out
 }
 
-// acceptedValue is a value the parameter's pattern accepts: its default
+// confAcceptedValue is a value the parameter's pattern accepts: its default
 // when that matches, otherwise one derived from the pattern.
-func acceptedValue(p conformance.CommandParameter, re *regexp.Regexp) (string, bool) {
+func confAcceptedValue(p conformance.CommandParameter, re *regexp.Regexp) (string, bool) {
 	if s, ok := p.Default.(string); ok && p.HasDefault && re.MatchString(s) {
 		return s, true
 	}
@@ -95,10 +97,10 @@ func acceptedValue(p conformance.CommandParameter, re *regexp.Regexp) (string, b
 
 // commandDocumentName returns the Name under which the template deploys a
 // command document with exactly this content.
-func commandDocumentName(t *testing.T, tmpl cfnTemplate, doc any) string {
+func commandDocumentName(t *testing.T, tmpl confTemplate, doc any) string {
 	t.Helper()
 	var names []string
-	for _, id := range sortedIDs(tmpl) {
+	for _, id := range confSortedIDs(tmpl) {
 		res := tmpl.Resources[id]
 		if res.Type == "AWS::SSM::Document" && res.Properties["DocumentType"] == "Command" &&
 			reflect.DeepEqual(res.Properties["Content"], doc) {
@@ -132,7 +134,7 @@ func runbookLinkProblems(runbook any, commandName string, command any) []string 
 		name, _ := step["name"].(string)
 		inputs, _ := step["inputs"].(map[string]any)
 		if inputs["DocumentName"] != commandName {
-			out = append(out, name+": runs document "+toString(inputs["DocumentName"])+", not this policy's "+commandName)
+			out = append(out, name+": runs document "+confQuoted(inputs["DocumentName"])+", not this policy's "+commandName)
 		}
 		params, _ := inputs["Parameters"].(map[string]any)
 		var passed []string
@@ -156,7 +158,7 @@ func runbookLinkProblems(runbook any, commandName string, command any) []string 
 					out = append(out, name+": parameter "+k+" must be a list of strings")
 					continue
 				}
-				for _, p := range valueProblems(declared[k], str, runbookSamples(runbook)) {
+				for _, p := range confValueProblems(declared[k], str, runbookSamples(runbook)) {
 					out = append(out, name+": "+p)
 				}
 			}
@@ -211,10 +213,10 @@ func runbookSamples(runbook any) map[string]string {
 	return out
 }
 
-// valueProblems checks that a value passed at run time, its {{ variables }}
+// confValueProblems checks that a value passed at run time, its {{ variables }}
 // replaced by samples, satisfies the receiving parameter's allowedPattern
 // and allowedValues: otherwise the call would be refused when it runs.
-func valueProblems(p conformance.CommandParameter, value string, samples map[string]string) []string {
+func confValueProblems(p conformance.CommandParameter, value string, samples map[string]string) []string {
 	resolved := value
 	for _, name := range conformance.Placeholders(value) {
 		sample, ok := samples[name]
@@ -245,7 +247,7 @@ func valueProblems(p conformance.CommandParameter, value string, samples map[str
 	return out
 }
 
-func toString(v any) string {
+func confQuoted(v any) string {
 	s, _ := v.(string)
 	return `"` + s + `"`
 }
@@ -255,7 +257,7 @@ func toString(v any) string {
 func TestConformanceCommandDocuments(t *testing.T) {
 	checked := 0
 	for _, set := range conformanceSets(t) {
-		tmpl, _ := decodeTemplate(t, set)
+		tmpl, _ := confDecodeTemplate(t, set)
 		for _, policy := range set.Policies() {
 			dir := compiler.PolicyDir(policy)
 			t.Run(set.Name+"/"+policy, func(t *testing.T) {
@@ -281,7 +283,7 @@ func TestConformanceCommandDocuments(t *testing.T) {
 // TestConformanceCommandDocumentsNegativeControl proves each check can fail.
 func TestConformanceCommandDocumentsNegativeControl(t *testing.T) {
 	set := conformanceSets(t)[0]
-	tmpl, _ := decodeTemplate(t, set)
+	tmpl, _ := confDecodeTemplate(t, set)
 	policy := set.Policies()[0]
 	dir := compiler.PolicyDir(policy)
 

@@ -14,8 +14,9 @@ package compiler_test
 // (caveat 2); conformance.CheckPolicyRules enforces them: exactly one of
 // Action/NotAction (and Resource/NotResource or Principal/NotPrincipal),
 // unique Sids, service:Action form, no bare "*". On top, this project's
-// own guarantees: snapshots are write-once, so no generated role may delete
-// them, share them or remove their tags, and the instance may tag only at
+// own guarantees: snapshots are write-once, so no generated role may share
+// them or remove their tags, only the pruning role may delete them and only
+// those tagged with its own policy, and the instance may tag only at
 // creation.
 //
 // The files keep ${AWS::Partition}-style placeholders for reviewers; they
@@ -30,13 +31,57 @@ import (
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
+	"github.com/ssm-backup/ssm-backup/compiler"
 	"github.com/ssm-backup/ssm-backup/compiler/internal/conformance"
 )
 
 // writeOnceForbidden are the actions that would let a generated role undo a
-// snapshot: delete it, share or unshare it, or strip the tags pruning and
-// protection rely on.
+// snapshot: share or unshare it, strip the tags pruning and protection rely
+// on, or delete it. Deletion has one exception, the pruning role (DESIGN.md:
+// "deny ec2:DeleteSnapshot except to the pruning role"): see
+// pruneDeleteProblems.
 var writeOnceForbidden = []string{"ec2:DeleteSnapshot", "ec2:ModifySnapshotAttribute", "ec2:DeleteTags"}
+
+// pruningPolicyFile is the identity policy of the role that runs the
+// runbook, whose prune step deletes expired snapshots of its own policy.
+const pruningPolicyFile = "/iam/automation-policy.json"
+
+// snapshotARN is the ARN of any snapshot, after placeholder substitution.
+var snapshotARN = regexp.MustCompile(`^arn:aws[a-z-]*:ec2:[a-z0-9-]+::snapshot/\*$`)
+
+// pruneDeleteProblems checks a statement that grants ec2:DeleteSnapshot in
+// the pruning role's policy: on snapshots only, and only on those carrying
+// this policy's ssm-backup:policy tag, through a condition that cannot be
+// satisfied by the tag's absence.
+func pruneDeleteProblems(where, policy string, st map[string]any) []string {
+	var out []string
+	for _, r := range conformance.StringList(st["Resource"]) {
+		if !snapshotARN.MatchString(r) {
+			out = append(out, where+": grants ec2:DeleteSnapshot on "+r+"; only snapshot ARNs are allowed")
+		}
+	}
+	if _, ok := st["NotResource"]; ok {
+		out = append(out, where+": grants ec2:DeleteSnapshot with NotResource")
+	}
+	tagged := false
+	cond, _ := st["Condition"].(map[string]any)
+	for op, raw := range cond {
+		if op != "StringEquals" {
+			continue
+		}
+		keys, _ := raw.(map[string]any)
+		for k, v := range keys {
+			values := conformance.StringList(v)
+			if strings.EqualFold(k, "ec2:ResourceTag/"+compiler.TagPolicy) && len(values) == 1 && values[0] == policy {
+				tagged = true
+			}
+		}
+	}
+	if !tagged {
+		out = append(out, where+": grants ec2:DeleteSnapshot without StringEquals ec2:ResourceTag/"+compiler.TagPolicy+" = "+policy+"; the pruning role may delete only its own policy's snapshots")
+	}
+	return out
+}
 
 func iamSchemas(t *testing.T, draft *jsonschema.Draft) (identity, trust *jsonschema.Schema) {
 	t.Helper()
@@ -61,7 +106,7 @@ func iamSchemas(t *testing.T, draft *jsonschema.Draft) (identity, trust *jsonsch
 // the rules the schema cannot express, and this project's guarantees.
 func iamProblems(t *testing.T, identity, trust *jsonschema.Schema, path string, doc any) []string {
 	t.Helper()
-	resolved, err := substituteAll(doc)
+	resolved, err := confSubstitutePseudo(doc)
 	if err != nil {
 		return []string{err.Error()}
 	}
@@ -86,6 +131,7 @@ func iamProblems(t *testing.T, identity, trust *jsonschema.Schema, path string, 
 
 func projectIAMProblems(path string, kind conformance.PolicyKind, doc any) []string {
 	var out []string
+	policy := confPathPolicy(path)
 	for i, st := range conformance.Statements(doc) {
 		where := path + " Statement[" + strconv.Itoa(i) + "]"
 		allow := st["Effect"] == "Allow"
@@ -96,9 +142,14 @@ func projectIAMProblems(path string, kind conformance.PolicyKind, doc any) []str
 		if allow {
 			for _, forbidden := range writeOnceForbidden {
 				for _, a := range actions {
-					if actionCovers(a, forbidden) {
-						out = append(out, where+": grants "+forbidden+" (through "+a+"); snapshots are write-once")
+					if !actionCovers(a, forbidden) {
+						continue
 					}
+					if forbidden == "ec2:DeleteSnapshot" && a == forbidden && strings.HasSuffix(path, pruningPolicyFile) {
+						out = append(out, pruneDeleteProblems(where, policy, st)...)
+						continue
+					}
+					out = append(out, where+": grants "+forbidden+" (through "+a+"); snapshots are write-once")
 				}
 			}
 		}
@@ -196,8 +247,9 @@ func TestConformanceIAMNegativeControl(t *testing.T) {
 	identity, trust := iamSchemas(t, jsonschema.Draft2020)
 	set := conformanceSets(t)[0]
 	policies := set.PathsWithSuffix("/iam/instance-policy.json")
+	automation := set.PathsWithSuffix(pruningPolicyFile)
 	trusts := set.PathsWithSuffix("/iam/window-trust.json")
-	if len(policies) == 0 || len(trusts) == 0 {
+	if len(policies) == 0 || len(automation) == 0 || len(trusts) == 0 {
 		t.Fatal("no IAM documents to mutate")
 	}
 	first := func(doc any) map[string]any {
@@ -223,6 +275,22 @@ func TestConformanceIAMNegativeControl(t *testing.T) {
 			first(doc)["Action"] = []any{"ec2:CreateSnapshots", "ec2:DeleteSnapshot"}
 		}, "grants ec2:DeleteSnapshot"},
 		{"wildcard covers DeleteTags", policies[0], func(doc map[string]any) { first(doc)["Action"] = "ec2:Delete*" }, "grants ec2:DeleteTags (through ec2:Delete*)"},
+		{"ModifySnapshotAttribute to the pruning role", automation[0], func(doc map[string]any) {
+			confAppendStatement(doc, map[string]any{"Effect": "Allow", "Action": "ec2:ModifySnapshotAttribute", "Resource": "*"})
+		}, "grants ec2:ModifySnapshotAttribute"},
+		{"pruning without the tag condition", automation[0], func(doc map[string]any) {
+			confAppendStatement(doc, map[string]any{"Effect": "Allow", "Action": "ec2:DeleteSnapshot",
+				"Resource": "arn:${AWS::Partition}:ec2:${AWS::Region}::snapshot/*"})
+		}, "the pruning role may delete only its own policy's snapshots"},
+		{"pruning another policy's snapshots", automation[0], func(doc map[string]any) {
+			confAppendStatement(doc, map[string]any{"Effect": "Allow", "Action": "ec2:DeleteSnapshot",
+				"Resource":  "arn:${AWS::Partition}:ec2:${AWS::Region}::snapshot/*",
+				"Condition": map[string]any{"StringEquals": map[string]any{"ec2:ResourceTag/" + compiler.TagPolicy: "someone-else"}}})
+		}, "the pruning role may delete only its own policy's snapshots"},
+		{"pruning volumes", automation[0], func(doc map[string]any) {
+			confAppendStatement(doc, map[string]any{"Effect": "Allow", "Action": "ec2:DeleteSnapshot", "Resource": "*",
+				"Condition": map[string]any{"StringEquals": map[string]any{"ec2:ResourceTag/" + compiler.TagPolicy: confPathPolicy(automation[0])}}})
+		}, "only snapshot ARNs are allowed"},
 		{"CreateTags without CreateAction", policies[0], func(doc map[string]any) {
 			for _, st := range conformance.Statements(doc) {
 				if actionCovers(conformance.StringList(st["Action"])[0], "ec2:CreateTags") {
@@ -251,16 +319,35 @@ func TestConformanceIAMNegativeControl(t *testing.T) {
 		})
 	}
 
+	// The exception itself: the pruning role may delete its own policy's
+	// snapshots, as the generated pruning statement does.
+	doc := confDecode(t, set, automation[0]).(map[string]any)
+	confAppendStatement(doc, map[string]any{"Sid": "PruneOwn", "Effect": "Allow", "Action": "ec2:DeleteSnapshot",
+		"Resource":  "arn:${AWS::Partition}:ec2:${AWS::Region}::snapshot/*",
+		"Condition": map[string]any{"StringEquals": map[string]any{"ec2:ResourceTag/" + compiler.TagPolicy: confPathPolicy(automation[0])}}})
+	if problems := iamProblems(t, identity, trust, automation[0], doc); len(problems) > 0 {
+		t.Errorf("a correctly scoped pruning statement is rejected: %v", problems)
+	}
+
 	// Why 2020-12: under draft-07 rules the siblings of $ref are ignored
 	// and the same broken statement passes (SOURCES.md caveat 3).
 	identity7, _ := iamSchemas(t, jsonschema.Draft7)
-	doc := confDecode(t, set, policies[0]).(map[string]any)
+	doc = confDecode(t, set, policies[0]).(map[string]any)
 	first(doc)["Effect"] = "Permit"
-	resolved, err := substituteAll(doc)
+	resolved, err := confSubstitutePseudo(doc)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if findings, _ := conformance.Validate(identity7, resolved); len(findings) == 0 {
 		t.Log(`draft-07 semantics accept Effect "Permit"; draft 2020-12 is required to catch it`)
 	}
+}
+
+func confAppendStatement(doc map[string]any, st map[string]any) {
+	doc["Statement"] = append(doc["Statement"].([]any), st)
+}
+
+// confPathPolicy is the policy name in an emitted path, policies/<name>/...
+func confPathPolicy(path string) string {
+	return strings.Split(strings.TrimPrefix(path, "policies/"), "/")[0]
 }

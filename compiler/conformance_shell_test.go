@@ -21,9 +21,9 @@ import (
 	"github.com/ssm-backup/ssm-backup/compiler/internal/conformance"
 )
 
-// shellcheck runs shellcheck on one file and returns its findings, one per
+// confShellcheck runs shellcheck on one file and returns its findings, one per
 // line, in gcc format ("file:line:col: severity: message [SCxxxx]").
-func shellcheck(t *testing.T, bin, path string, extra ...string) []string {
+func confShellcheck(t *testing.T, bin, path string, extra ...string) []string {
 	t.Helper()
 	args := append([]string{"--format=gcc", "--severity=style"}, extra...)
 	cmd := exec.Command(bin, append(args, path)...)
@@ -129,7 +129,7 @@ func TestConformanceShellcheck(t *testing.T) {
 			// SSM Agent runs runCommand text with sh when it has no shebang.
 			extra = append(extra, "--shell=sh")
 		}
-		for _, f := range shellcheck(t, bin, path, extra...) {
+		for _, f := range confShellcheck(t, bin, path, extra...) {
 			t.Errorf("%s: %s", strings.Join(sources[sum], ", "), strings.TrimPrefix(f, path+":"))
 		}
 	}
@@ -144,7 +144,7 @@ func TestConformanceShellcheckNegativeControl(t *testing.T) {
 	if err := os.WriteFile(path, []byte("#!/bin/bash\nrm -rf $1/data\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	findings := shellcheck(t, bin, path)
+	findings := confShellcheck(t, bin, path)
 	if !strings.Contains(strings.Join(findings, "\n"), "SC2086") {
 		t.Fatalf("shellcheck did not report SC2086 on an unquoted expansion: %v", findings)
 	}

@@ -409,3 +409,18 @@ var re2Substitutes = map[string]patternSubstitute{
 		skip: "StringDateTime's ISO 8601 pattern needs lookahead and backreferences, which RE2 lacks; not enforced",
 	},
 }
+
+// SubstituteNotes says, for each botocore pattern Go's regexp cannot
+// compile, whether it is translated (and how) or skipped (and why).
+func SubstituteNotes() []string {
+	var out []string
+	for _, p := range sortedKeys(re2Substitutes) {
+		sub := re2Substitutes[p]
+		if sub.skip != "" {
+			out = append(out, "skipped: "+sub.skip)
+		} else {
+			out = append(out, "translated: "+sub.translation)
+		}
+	}
+	return out
+}

@@ -14,11 +14,28 @@ func TestTriage(t *testing.T) {
 		{Pointer: "/mainSteps/2/x", Keyword: "/additionalProperties", Message: "onCancel"},
 	}
 	hits := make([]int, len(known))
-	unexpected := Triage(findings, known, hits)
+	unexpected := Triage(nil, findings, known, hits)
 	if len(unexpected) != 3 {
 		t.Errorf("unexpected = %v, want the last three findings", unexpected)
 	}
 	if hits[0] != 1 || hits[1] != 0 {
 		t.Errorf("hits = %v, want [1 0]", hits)
+	}
+}
+
+func TestTriageValue(t *testing.T) {
+	instance, err := DecodeJSON([]byte(`{"mainSteps":[{"inputs":{"Runtime":"python3.11"}},{"inputs":{"Runtime":"python2.7"}}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	known := []KnownFinding{{Pointer: "/mainSteps/*/inputs/Runtime", Value: "python3.11", Reason: "r"}}
+	findings := []Finding{
+		{Pointer: "/mainSteps/0/inputs/Runtime", Message: "value must be one of 'python3.6'"},
+		{Pointer: "/mainSteps/1/inputs/Runtime", Message: "value must be one of 'python3.6'"},
+	}
+	hits := make([]int, 1)
+	unexpected := Triage(instance, findings, known, hits)
+	if len(unexpected) != 1 || unexpected[0].Pointer != "/mainSteps/1/inputs/Runtime" || hits[0] != 1 {
+		t.Fatalf("unexpected = %v, hits = %v: only python3.11 may be excused", unexpected, hits)
 	}
 }
