@@ -43,7 +43,8 @@ type LinuxSnapshot struct {
 	// Tags are user tags, applied at creation in addition to the script's own;
 	// sorted by key by the caller.
 	Tags []Tag
-	// TimeoutSeconds is the step timeout.
+	// TimeoutSeconds is the step timeout: at least 2 × MaxFreezeSeconds + 60
+	// (a queued run waits for the lock, then reads metadata, then freezes).
 	TimeoutSeconds int
 }
 
@@ -76,7 +77,9 @@ const (
 const (
 	MaxSnapshotTags      = 40     // user tags; the script adds up to 4 of its own (EC2 allows 50)
 	MaxStepTimeout       = 172800 // seconds; aws:runShellScript's upper limit (48 h)
-	minPreFreezeSeconds  = 30     // metadata, credentials and the CLI's start-up before the freeze
+	// The step may wait for another run's lock (its budget + 30 s), then
+	// reads metadata and credentials, then freezes for up to the budget.
+	stepSlackSeconds = 60
 	linuxSnapshotStep    = "snapshotInstance"
 	reservedTagPrefixAWS = "aws:"
 	reservedTagPrefix    = "ssm-backup:"
@@ -180,7 +183,7 @@ func LinuxSnapshotCommand(s LinuxSnapshot) (CommandDocument, error) {
 			},
 			ParamMaxFreezeSeconds: {
 				Type:           "String",
-				Description:    "Longest freeze in seconds (1-60). A watchdog thaws after it even if the script dies; the request is bounded to 80% of it.",
+				Description:    "Longest freeze in seconds (1-60). A watchdog thaws after it even if the script dies; the request gets what is left of it less a margin to thaw.",
 				Default:        strconv.Itoa(s.MaxFreezeSeconds),
 				AllowedPattern: PatternMaxFreezeSeconds,
 			},
@@ -230,8 +233,8 @@ func (s LinuxSnapshot) validate() error {
 	if s.MaxFreezeSeconds < 1 || s.MaxFreezeSeconds > 60 {
 		return fmt.Errorf("documents: LinuxSnapshot.MaxFreezeSeconds %d: must be 1 to 60", s.MaxFreezeSeconds)
 	}
-	if least := s.MaxFreezeSeconds + minPreFreezeSeconds; s.TimeoutSeconds < least || s.TimeoutSeconds > MaxStepTimeout {
-		return fmt.Errorf("documents: LinuxSnapshot.TimeoutSeconds %d: must be %d (MaxFreezeSeconds + %d) to %d", s.TimeoutSeconds, least, minPreFreezeSeconds, MaxStepTimeout)
+	if least := 2*s.MaxFreezeSeconds + stepSlackSeconds; s.TimeoutSeconds < least || s.TimeoutSeconds > MaxStepTimeout {
+		return fmt.Errorf("documents: LinuxSnapshot.TimeoutSeconds %d: must be %d (2 × MaxFreezeSeconds + %d) to %d", s.TimeoutSeconds, least, stepSlackSeconds, MaxStepTimeout)
 	}
 	if len(s.Tags) > MaxSnapshotTags {
 		return fmt.Errorf("documents: LinuxSnapshot.Tags: %d tags, at most %d", len(s.Tags), MaxSnapshotTags)

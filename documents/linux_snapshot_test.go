@@ -346,7 +346,7 @@ func TestLinuxSnapshotCommandRejectsInvalid(t *testing.T) {
 	}
 	// The limits themselves are fine.
 	s := exampleLinuxSnapshot()
-	s.MaxFreezeSeconds, s.TimeoutSeconds = 60, 90
+	s.MaxFreezeSeconds, s.TimeoutSeconds = 60, 180
 	s.Tags = nil
 	for i := 0; i < MaxSnapshotTags; i++ {
 		s.Tags = append(s.Tags, Tag{Key: "k" + string(rune('A'+i/26)) + string(rune('a'+i%26)), Value: strings.Repeat("v", 256)})

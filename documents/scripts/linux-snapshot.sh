@@ -48,7 +48,8 @@
 # returns; a trap on EXIT, ERR, INT, TERM and HUP thaws; a watchdog started
 # with setsid (it survives SIGKILL of this script) thaws every file system of
 # the plan SSMB_MAX_FREEZE_SECONDS after it starts, which is before the first
-# freeze. The request is bounded to 80% of that budget.
+# freeze. The request is bounded to what is left of that budget less a margin
+# to thaw (a fifth of it, at least 1 s).
 #
 # Output: progress on stderr; the last line of stdout is one JSON object:
 #   {"status":"ok","policy":...,"instanceId":"i-...","snapshotIds":["snap-..."],
@@ -80,6 +81,7 @@ readonly TAG_PREFIX=ssm-backup
 readonly MAX_USER_TAGS=40
 readonly IMDS_TIMEOUT_SECONDS=3
 readonly UNFROZEN_CALL_TIMEOUT_MS=30000
+readonly LOCK_SLACK_SECONDS=30
 
 # ---------------------------------------------------------------------------
 # Result, reported by report_result as the last line of stdout.
@@ -820,7 +822,7 @@ read_outcome() {
 
 # ---------------------------------------------------------------------------
 main() {
-  local budget_ms level call_ms timeout_s rc=0 elapsed now
+  local budget_ms margin_ms level call_ms timeout_s rc=0 elapsed now
   validate_inputs
   budget_ms=$((SSMB_MAX_FREEZE_SECONDS * 1000))
 
@@ -838,11 +840,16 @@ main() {
   # Here-strings and the like must never land on a file system about to be frozen.
   export TMPDIR=$state_dir
 
-  # One run at a time; a killed run's watchdog keeps the lock until it has thawed.
+  # One run at a time. A run holds the lock for its pre-freeze work and its
+  # budget; a killed run's watchdog keeps it until it has thawed. So waiting
+  # the budget plus LOCK_SLACK_SECONDS lets a queued run through.
   local lock=/run/ssm-backup-snapshot.lock
   [[ -w /run ]] || lock=/tmp/ssm-backup-snapshot.lock
   exec 9>>"$lock"
-  flock -w 10 9 || die "another ssm-backup snapshot holds $lock"
+  if ! flock -n 9; then
+    log "waiting for another ssm-backup snapshot run ($lock)"
+    flock -w $((SSMB_MAX_FREEZE_SECONDS + LOCK_SLACK_SECONDS)) 9 || die "another ssm-backup snapshot still holds $lock"
+  fi
 
   command -v curl >/dev/null || die "curl is not installed"
   read_metadata
@@ -877,7 +884,11 @@ main() {
   if ((${#holding[@]} > 0)); then
     now_ms now
     elapsed=$((now - freeze_started_ms))
-    call_ms=$((budget_ms * 4 / 5 - elapsed))
+    # Leave time to thaw: a fifth of the budget, at least 1 s (half of a
+    # budget under 2 s).
+    margin_ms=$((budget_ms / 5))
+    if ((margin_ms < 1000)); then margin_ms=$((budget_ms < 2000 ? budget_ms / 2 : 1000)); fi
+    call_ms=$((budget_ms - margin_ms - elapsed))
     ((call_ms >= 100)) || die "freezing took ${elapsed} ms of the ${budget_ms} ms budget; no time left for the request"
   else
     call_ms=$UNFROZEN_CALL_TIMEOUT_MS
