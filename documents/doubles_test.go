@@ -161,8 +161,9 @@ const (
 
 // probeWait is how long a write to a mount point may take before the EC2
 // double counts the file system as frozen. An unfrozen loop-mounted file
-// system takes well under a millisecond for it.
-const probeWait = 300 * time.Millisecond
+// system takes about a millisecond for it; the rest is headroom for a busy
+// machine.
+const probeWait = time.Second
 
 type ec2Request struct {
 	At            time.Time

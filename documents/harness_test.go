@@ -69,6 +69,12 @@ func runTool(tb testing.TB, name string, args ...string) string {
 // thaws, unmounts and detaches, whatever the test did.
 func newLoopFS(tb testing.TB, fstype string, size int64) loopFS {
 	tb.Helper()
+	return newLoopFSAt(tb, fstype, size, "")
+}
+
+// newLoopFSAt is newLoopFS mounted at mnt (created), "" for a fresh directory.
+func newLoopFSAt(tb testing.TB, fstype string, size int64, mnt string) loopFS {
+	tb.Helper()
 	dir := tb.TempDir()
 	img := filepath.Join(dir, fstype+".img")
 	f, err := os.Create(img)
@@ -91,7 +97,9 @@ func newLoopFS(tb testing.TB, fstype string, size int64) loopFS {
 			tb.Errorf("losetup -d %s: %v\n%s", dev, err, out)
 		}
 	})
-	mnt := filepath.Join(dir, "mnt")
+	if mnt == "" {
+		mnt = filepath.Join(dir, "mnt")
+	}
 	if err := os.Mkdir(mnt, 0o755); err != nil {
 		tb.Fatal(err)
 	}
@@ -218,6 +226,7 @@ type scriptResult struct {
 	Frozen               []string `json:"frozen"`
 	Skipped              []string `json:"skipped"`
 	FreezeMs             int64    `json:"freezeMs"`
+	RequestMs            int64    `json:"requestMs"`
 	MaxFreezeSeconds     int      `json:"maxFreezeSeconds"`
 	BudgetExceeded       bool     `json:"budgetExceeded"`
 	Warnings             []string `json:"warnings"`
@@ -259,9 +268,6 @@ func (h *harness) environment(tb testing.TB, marker string, extra []string) []st
 		"AWS_SHARED_CREDENTIALS_FILE="+filepath.Join(awsDir, "credentials"),
 		harnessMarker+"="+marker,
 	)
-	if os.Getenv("SSMB_DEBUG_HARNESS") == "xtrace" {
-		env = append(env, "SHELLOPTS=xtrace", "PS4=+ $EPOCHREALTIME $LINENO ")
-	}
 	return append(env, extra...)
 }
 
@@ -335,7 +341,7 @@ func (p *scriptProc) wait() runOutcome {
 		o.Signaled = true
 	}
 	p.outcome = &o
-	if os.Getenv("SSMB_DEBUG_HARNESS") != "" {
+	if os.Getenv("SSM_BACKUP_HARNESS_VERBOSE") != "" { // show every run's progress, not only failures
 		p.tb.Logf("stderr:\n%s", o.Stderr)
 	}
 	return o
@@ -863,6 +869,58 @@ func TestHarnessProtectedMountsAreNotFrozen(t *testing.T) {
 	}
 }
 
+// TestHarnessNestedMounts: a file system mounted inside another is frozen
+// before its parent and thawed after it, and both are frozen during the
+// request.
+func TestHarnessNestedMounts(t *testing.T) {
+	h := newHarness(t)
+	child := newLoopFSAt(t, "ext4", 64<<20, filepath.Join(h.xfs.Mount, "nested"))
+	h.ec2.configure(ec2Succeed, 0, h.xfs.Mount, child.Mount)
+	o := h.run(t, runSpec{Snapshot: h.snapshot(h.xfs.Mount, child.Mount), Params: map[string]string{ParamClient: ClientCurl}})
+	if o.ExitCode != 0 || o.Result.Consistency != ConsistencyFilesystem {
+		t.Fatalf("want a filesystem-consistent success\n%s", describeOutcome(o))
+	}
+	if diff := cmp.Diff([]string{child.Mount, h.xfs.Mount}, o.Result.Frozen); diff != "" {
+		t.Errorf("freeze order, child first (-want +got):\n%s", diff)
+	}
+	requireFrozenDuringRequest(t, h.onlyRequest(t, o), []string{h.xfs.Mount, child.Mount}, nil)
+}
+
+// TestHarnessFreezeFailureLowersConsistency: a file system someone else has
+// frozen already cannot be frozen (EBUSY); the script says so, reports
+// crash consistency, and leaves that freeze alone, neither thawing it itself
+// nor through the watchdog.
+func TestHarnessFreezeFailureLowersConsistency(t *testing.T) {
+	h := newHarness(t)
+	runTool(t, "fsfreeze", "-f", h.ext4.Mount)
+	t.Cleanup(func() { _ = exec.Command("fsfreeze", "-u", h.ext4.Mount).Run() })
+	h.ec2.configure(ec2Succeed, 0, h.xfs.Mount)
+	s := h.snapshot(h.ext4.Mount, h.xfs.Mount)
+	s.MaxFreezeSeconds = 4
+	o := h.run(t, runSpec{Snapshot: s, Params: map[string]string{ParamClient: ClientCurl}})
+	if o.ExitCode != 0 || o.Result.Consistency != ConsistencyCrash {
+		t.Fatalf("want success at crash consistency\n%s", describeOutcome(o))
+	}
+	if strings.Join(o.Result.Frozen, " ") != h.xfs.Mount {
+		t.Errorf("frozen = %v, want only %s", o.Result.Frozen, h.xfs.Mount)
+	}
+	if !strings.Contains(strings.Join(o.Result.Skipped, "\n"), h.ext4.Mount+": fsfreeze -f failed") {
+		t.Errorf("skipped = %v, want the failed freeze of %s", o.Result.Skipped, h.ext4.Mount)
+	}
+	req := h.onlyRequest(t, o)
+	requireFrozenDuringRequest(t, req, []string{h.xfs.Mount}, nil)
+	if got := requestTags(t, req.Form)["ssm-backup:consistency"]; got != ConsistencyCrash {
+		t.Errorf("ssm-backup:consistency tag = %q, want crash", got)
+	}
+	// Past the budget, when a watchdog would have acted, the other freeze holds.
+	time.Sleep(time.Duration(s.MaxFreezeSeconds)*time.Second + time.Second)
+	select {
+	case err := <-probeWrite(h.ext4.Mount):
+		t.Errorf("%s was thawed by the run (write returned %v); the freeze was not its own", h.ext4.Mount, err)
+	case <-time.After(probeWait):
+	}
+}
+
 // TestHarnessDiscoversDataVolumes: without Mounts, the script freezes the
 // ext4 and xfs file systems on the instance's data EBS volumes, found
 // through the instance metadata block-device mapping (the Xen path; the
@@ -922,6 +980,7 @@ func TestHarnessScriptValidatesItsInputs(t *testing.T) {
 	for name, env := range map[string][]string{
 		"mount with command":    {"SSMB_POLICY=p", "SSMB_MOUNTS=/data;touch " + pwned},
 		"mount substitution":    {"SSMB_POLICY=p", "SSMB_MOUNTS=/$(touch " + pwned + ")"},
+		"mount second line":     {"SSMB_POLICY=p", "SSMB_MOUNTS=/data\n/x;touch " + pwned},
 		"tag with quote":        {"SSMB_POLICY=p", `SSMB_TAGS=[{"Key":"a'b","Value":"v"}]`},
 		"tag with backtick":     {"SSMB_POLICY=p", "SSMB_TAGS=[{\"Key\":\"a\",\"Value\":\"`touch " + pwned + "`\"}]"},
 		"reserved tag":          {"SSMB_POLICY=p", `SSMB_TAGS=[{"Key":"ssm-backup:policy","Value":"other"}]`},
@@ -967,20 +1026,22 @@ func TestHarnessFreezeWindow(t *testing.T) {
 			if client == ClientCLI {
 				requireTools(t, "aws")
 			}
-			var windows []string
+			var windows, requests []string
 			for i := 0; i < 3; i++ {
 				o := h.run(t, runSpec{Snapshot: h.snapshot(mounts...), Params: map[string]string{ParamClient: client}})
 				if o.ExitCode != 0 || len(o.Result.Frozen) != 2 {
 					t.Fatalf("want success with both file systems frozen\n%s", describeOutcome(o))
 				}
 				windows = append(windows, strconv.FormatInt(o.Result.FreezeMs, 10))
+				requests = append(requests, strconv.FormatInt(o.Result.RequestMs, 10))
 			}
-			t.Logf("freeze window with %s, 2 file systems, 3 runs: %s ms", client, strings.Join(windows, ", "))
+			t.Logf("client %s, 2 file systems, 3 runs: freeze window %s ms; of which request and thaw %s ms", client, strings.Join(windows, ", "), strings.Join(requests, ", "))
 		})
 	}
 }
 
-// BenchmarkFreezeWindow reports the freeze window per client as freeze-ms/op.
+// BenchmarkFreezeWindow reports the freeze window per client (freeze-ms/op)
+// and the part of it spent on the request and the thaw (request-ms/op).
 func BenchmarkFreezeWindow(b *testing.B) {
 	h := newHarness(b)
 	mounts := []string{h.ext4.Mount, h.xfs.Mount}
@@ -990,15 +1051,17 @@ func BenchmarkFreezeWindow(b *testing.B) {
 			if client == ClientCLI {
 				requireTools(b, "aws")
 			}
-			var total int64
+			var freeze, request int64
 			for i := 0; i < b.N; i++ {
 				o := h.run(b, runSpec{Snapshot: h.snapshot(mounts...), Params: map[string]string{ParamClient: client}})
 				if o.ExitCode != 0 {
 					b.Fatalf("run failed\n%s", describeOutcome(o))
 				}
-				total += o.Result.FreezeMs
+				freeze += o.Result.FreezeMs
+				request += o.Result.RequestMs
 			}
-			b.ReportMetric(float64(total)/float64(b.N), "freeze-ms/op")
+			b.ReportMetric(float64(freeze)/float64(b.N), "freeze-ms/op")
+			b.ReportMetric(float64(request)/float64(b.N), "request-ms/op")
 		})
 	}
 }

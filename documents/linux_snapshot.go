@@ -75,11 +75,11 @@ const (
 
 // Limits of the Linux snapshot document.
 const (
-	MaxSnapshotTags      = 40     // user tags; the script adds up to 4 of its own (EC2 allows 50)
-	MaxStepTimeout       = 172800 // seconds; aws:runShellScript's upper limit (48 h)
+	MaxSnapshotTags = 40     // user tags; the script adds up to 4 of its own (EC2 allows 50)
+	MaxStepTimeout  = 172800 // seconds; aws:runShellScript's upper limit (48 h)
 	// The step may wait for another run's lock (its budget + 30 s), then
 	// reads metadata and credentials, then freezes for up to the budget.
-	stepSlackSeconds = 60
+	stepSlackSeconds     = 60
 	linuxSnapshotStep    = "snapshotInstance"
 	reservedTagPrefixAWS = "aws:"
 	reservedTagPrefix    = "ssm-backup:"

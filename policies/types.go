@@ -1,5 +1,7 @@
 package policies
 
+import "github.com/invopop/jsonschema"
+
 // The types in this file are the policy language. They are the source of the
 // JSON Schema (schemas/policy.schema.json): the `jsonschema` tags carry the
 // descriptions, enums, patterns and examples editors show. Rules a schema
@@ -44,6 +46,7 @@ type Spec struct {
 	Archive      *Archive          `yaml:"archive,omitempty" json:"archive,omitempty" jsonschema:"description=Move snapshots to the EBS archive tier after a while."`
 	Tags         map[string]string `yaml:"tags,omitempty" json:"tags,omitempty" jsonschema:"description=Tags applied to every snapshot at creation and to the generated resources: at most 40; ASCII letters\\, digits\\, spaces and _ . : / = + @ -; keys starting with aws: or ssm-backup: are reserved."`
 	RestoreDrill *RestoreDrill     `yaml:"restoreDrill,omitempty" json:"restoreDrill,omitempty" jsonschema:"description=A scheduled drill that proves the newest snapshot restores."`
+	Lint         *Lint             `yaml:"lint,omitempty" json:"lint,omitempty" jsonschema:"description=How ssm-backup checks this policy: warnings to leave out."`
 }
 
 // Platform is the operating system of the targets.
@@ -77,6 +80,10 @@ const (
 // values matches any of them (OR).
 type Targets struct {
 	Tags map[string]StringList `yaml:"tags" json:"tags" jsonschema:"required,description=Tag keys and values the instances carry (1 to 5 keys). All keys must match; a list of values matches any of them."`
+	// ExpectedInstances is how big the fleet is, as far as the policy's
+	// author knows; nothing is deployed from it. It lets validation tell
+	// whether the window is long enough (W007).
+	ExpectedInstances *int `yaml:"expectedInstances,omitempty" json:"expectedInstances,omitempty" jsonschema:"minimum=1,example=40,description=About how many instances the tags select. Optional; with it validation warns (W007) when the window cannot back them all up at maxConcurrency\\, counting about 5 minutes per instance."`
 }
 
 // App is an application quiesced before the freeze.
@@ -153,4 +160,24 @@ type RestoreDrill struct {
 	Expression string `yaml:"expression" json:"expression" jsonschema:"required,description=Systems Manager cron() or rate() expression for the drill.,example=cron(0 6 ? * SUN *)"`
 	Timezone   string `yaml:"timezone,omitempty" json:"timezone,omitempty" jsonschema:"description=IANA time zone; default: the schedule's."`
 	Instance   string `yaml:"instance,omitempty" json:"instance,omitempty" jsonschema:"pattern=^i-[0-9a-f]{8}([0-9a-f]{9})?$,description=Instance the restored volume is attached to for checks."`
+}
+
+// Lint tunes the checks run on a policy.
+type Lint struct {
+	// Ignore lists warning codes (W001...) that are not reported for this
+	// policy: an ignored warning is not printed and does not fail --strict.
+	Ignore []string `yaml:"ignore,omitempty" json:"ignore,omitempty" jsonschema:"uniqueItems=true,description=Warning codes not to report for this policy\\, e.g. W003. An ignored warning is not printed and does not fail --strict. W006 (two policies select the same instances) is silenced when either policy ignores it."`
+}
+
+// JSONSchemaExtend lists the warning codes a policy may ignore, from the
+// Warnings table, so editors complete them and flag unknown ones.
+func (Lint) JSONSchemaExtend(s *jsonschema.Schema) {
+	ignore, ok := s.Properties.Get("ignore")
+	if !ok || ignore.Items == nil {
+		return
+	}
+	ignore.Items.Enum = nil
+	for _, w := range Warnings {
+		ignore.Items.Enum = append(ignore.Items.Enum, w.Code)
+	}
 }

@@ -34,6 +34,9 @@ const (
 	WarnDatabaseAllAtOnce = "W003"
 	WarnRootNotFrozen     = "W004"
 	WarnNoRetention       = "W005"
+	WarnSameTargets       = "W006"
+	WarnWindowTooShort    = "W007"
+	WarnDSTAmbiguous      = "W008"
 )
 
 // Warnings lists every warning Validate reports, in code order.
@@ -43,7 +46,28 @@ var Warnings = []WarningInfo{
 	{WarnDatabaseAllAtOnce, "half or more of a database fleet is backed up at the same time"},
 	{WarnRootNotFrozen, "the root file system is not frozen: its snapshot is crash-consistent only"},
 	{WarnNoRetention, "no retention: snapshots are kept forever"},
+	{WarnSameTargets, "two policies select the same instances, which are then snapshotted twice"},
+	{WarnWindowTooShort, "the window is too short to back up the expected fleet at this concurrency"},
+	{WarnDSTAmbiguous, "runs fall in an hour that daylight saving time skips or repeats"},
 }
+
+// EstimatedInstanceTime is how long W007 counts for backing up one instance:
+// the runbook's checks, the Run Command round trip, the script (metadata,
+// freeze, one CreateSnapshots request, thaw) and pruning. The freeze itself
+// is seconds; the rest is Systems Manager's scheduling and polling, which
+// takes minutes per instance in practice. It is an estimate for a warning,
+// never a limit.
+const EstimatedInstanceTime = 5 * time.Minute
+
+// DSTHorizon is the span W008 checks for runs that daylight saving time
+// skips or repeats: the calendar years 2026 and 2027, in the schedule's time
+// zone. A fixed span keeps validation independent of the clock, so the
+// same policy draws the same warnings on every machine and every day; two
+// years cover both changes of every zone that observes daylight saving time.
+var DSTHorizon = struct {
+	From  time.Time
+	Years int
+}{time.Date(2026, time.January, 1, 0, 0, 0, 0, time.UTC), 2}
 
 // Limits that come from AWS and from this tool's design. Each is explained
 // where it is checked.
@@ -157,8 +181,12 @@ func isDatabase(t AppType) bool {
 // express: enums with suggestions, required fields, cross-field rules,
 // schedule expressions and AWS limits. It reports every problem of every
 // policy at once, each at the position of the value it is about, sorted.
+//
+// Warnings a policy lists in spec.lint.ignore are left out; W006, which is
+// about two policies, is left out when either of them ignores it.
 func Validate(ps []*Policy) diag.Diagnostics {
 	var ds diag.Diagnostics
+	var checked []*validator
 	for _, p := range ps {
 		if p == nil {
 			continue
@@ -169,9 +197,26 @@ func Validate(ps []*Policy) diag.Diagnostics {
 		}
 		v := &validator{p: p, src: src}
 		v.policy()
-		ds = append(ds, v.ds...)
+		ds = append(ds, v.withoutIgnored(v.ds)...)
+		checked = append(checked, v)
 	}
+	ds = append(ds, sameTargets(checked)...)
 	return ds.Sorted()
+}
+
+// withoutIgnored drops the warnings the policy ignores.
+func (v *validator) withoutIgnored(ds diag.Diagnostics) diag.Diagnostics {
+	if len(v.ignore) == 0 {
+		return ds
+	}
+	out := ds[:0:0]
+	for _, d := range ds {
+		if d.Severity == diag.Warning && v.ignore[d.Code] {
+			continue
+		}
+		out = append(out, d)
+	}
+	return out
 }
 
 // synthesizeSource gives a policy built in code, rather than loaded, a
@@ -196,6 +241,8 @@ type validator struct {
 	volumes     VolumeSelection
 	sched       *schedule.Schedule
 	loc         *time.Location
+	// ignore holds the known warning codes of spec.lint.ignore.
+	ignore map[string]bool
 }
 
 func (v *validator) errorf(path, detail, format string, args ...any) {
@@ -415,10 +462,15 @@ func (v *validator) spec() {
 	v.archive()
 	v.snapshotTags()
 	v.restoreDrill()
+	v.lint()
 	v.warnings()
 }
 
 func (v *validator) targets() {
+	if n := v.p.Spec.Targets.ExpectedInstances; n != nil && *n < 1 {
+		v.errorf("spec.targets.expectedInstances", "write about how many instances the tags select, 1 or more, or leave the field out",
+			"spec.targets.expectedInstances %d is out of range", *n)
+	}
 	if !v.require("spec.targets", "tags", "add the tags of the instances to back up, e.g. \"tags: {Backup: mysql-fleet}\"") {
 		return
 	}
@@ -1051,6 +1103,8 @@ func (v *validator) warnings() {
 	}
 	v.shortRetention()
 	v.databaseConcurrency()
+	v.windowTooShort()
+	v.dstAmbiguous()
 	if v.platform == Linux && (v.consistency == Filesystem || v.consistency == Application) && (v.volumes == AllVolumes || v.volumes == RootVolume) {
 		p := "spec.consistency"
 		if v.src.Has("spec.volumes") {
@@ -1141,3 +1195,256 @@ func formatDuration(d time.Duration) string {
 }
 
 func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }
+
+// lint checks spec.lint.ignore: every entry must be a warning code, once.
+func (v *validator) lint() {
+	l := v.p.Spec.Lint
+	if l == nil || !v.given("spec.lint.ignore") {
+		return
+	}
+	codes := make([]string, len(Warnings))
+	for i, w := range Warnings {
+		codes[i] = w.Code
+	}
+	seen := map[string]int{}
+	for i, code := range l.Ignore {
+		p := fmt.Sprintf("spec.lint.ignore[%d]", i)
+		if v.src.unreadable(p) {
+			continue
+		}
+		if !slices.Contains(codes, code) {
+			detail := "known warning codes: " + strings.Join(codes, ", ")
+			if s := suggestCode(code, codes); s != "" {
+				detail = fmt.Sprintf("did you mean %q?", s)
+			}
+			v.errorf(p, detail, "unknown warning code %q in spec.lint.ignore", code)
+			continue
+		}
+		if j, ok := seen[code]; ok {
+			v.errorf(p, fmt.Sprintf("spec.lint.ignore[%d] already lists it; list each code once", j), "warning code %s is listed twice in spec.lint.ignore", code)
+			continue
+		}
+		seen[code] = i
+		if v.ignore == nil {
+			v.ignore = map[string]bool{}
+		}
+		v.ignore[code] = true
+	}
+}
+
+// suggestCode recognises a known code written in another form: "w3",
+// "W03", " W003". A well-formed code that does not exist gets no suggestion:
+// W009 is not a misspelling of W001.
+func suggestCode(code string, codes []string) string {
+	s := strings.ToUpper(strings.TrimSpace(code))
+	n, err := strconv.Atoi(strings.TrimPrefix(s, "W"))
+	if err != nil || !strings.HasPrefix(s, "W") || n < 0 {
+		return ""
+	}
+	if c := fmt.Sprintf("W%03d", n); slices.Contains(codes, c) {
+		return c
+	}
+	return ""
+}
+
+// windowTooShort warns when the fleet the policy expects cannot be backed up
+// within the window at its concurrency, counting EstimatedInstanceTime per
+// instance: rounds = ceil(instances / at once), and every round must start
+// before the cutoff.
+func (v *validator) windowTooShort() {
+	s := v.p.Spec
+	if s.Targets.ExpectedInstances == nil || *s.Targets.ExpectedInstances < 1 || v.sched == nil {
+		return
+	}
+	w := s.Schedule.Window
+	duration, cutoff := w.DurationOrDefault().Value, w.CutoffOrDefault().Value
+	if duration%time.Hour != 0 || duration < minWindowHours*time.Hour || duration > maxWindowHours*time.Hour ||
+		cutoff%time.Hour != 0 || cutoff >= duration {
+		return // reported as an error
+	}
+	mc := s.Schedule.MaxConcurrencyOrDefault()
+	if !maxConcRE.MatchString(mc) {
+		return
+	}
+	instances := *s.Targets.ExpectedInstances
+	atOnce := concurrencyFor(mc, instances)
+	rounds := (instances + atOnce - 1) / atOnce
+	need := time.Duration(rounds) * EstimatedInstanceTime
+	open := duration - cutoff
+	if need <= open {
+		return
+	}
+	// What would fit: the concurrency that needs no more rounds than the
+	// window has, or the window that holds the rounds at this concurrency.
+	fits := int(open / EstimatedInstanceTime)
+	var fixes []string
+	if fits >= 1 {
+		fixes = append(fixes, fmt.Sprintf("raise maxConcurrency to %d", (instances+fits-1)/fits))
+	}
+	if hours := int((need + cutoff + time.Hour - 1) / time.Hour); hours <= maxWindowHours {
+		fixes = append(fixes, fmt.Sprintf("make the window %dh long", hours))
+	}
+	fixes = append(fixes, "split the fleet across policies")
+	path := "spec.targets.expectedInstances"
+	if v.src.Has("spec.schedule.maxConcurrency") {
+		path = "spec.schedule.maxConcurrency"
+	}
+	v.warnf(WarnWindowTooShort, v.src.Value(path), path,
+		fmt.Sprintf("counting about %s per instance (an estimate: checks, Run Command, the snapshot script and pruning), %d %s %d at a time take %d %s, about %s; "+
+			"new instances start only in the first %s of the window (duration %s, cutoff %s), and those not started by then wait for the next run; %s",
+			formatDuration(EstimatedInstanceTime), instances, pluralWord(instances, "instance", "instances"), atOnce, rounds, pluralWord(rounds, "round", "rounds"), formatDuration(need),
+			formatDuration(open), w.DurationOrDefault(), w.CutoffOrDefault(), joinOr(fixes)),
+		"the window is too short for %d %s at maxConcurrency %s: about %s needed, %s available", instances, pluralWord(instances, "instance", "instances"), mc, formatDuration(need), formatDuration(open))
+}
+
+// concurrencyFor is how many of n instances run at once for a valid
+// maxConcurrency: a number (at most n), or a percentage of n rounded up and
+// at least 1.
+func concurrencyFor(mc string, n int) int {
+	if pct, ok := strings.CutSuffix(mc, "%"); ok {
+		p, _ := strconv.Atoi(pct)
+		return max(1, (n*p+99)/100)
+	}
+	c, _ := strconv.Atoi(mc)
+	return max(1, min(c, n))
+}
+
+// dstAmbiguous warns when cron runs land in an hour that a daylight-saving
+// change skips (the run does not happen) or repeats (it happens once), over
+// the fixed DSTHorizon.
+func (v *validator) dstAmbiguous() {
+	if v.sched == nil || v.loc == nil {
+		return
+	}
+	offset := 0
+	if o := v.p.Spec.Schedule.Offset; o != nil {
+		if v.sched.ValidateOffset(*o) != nil {
+			return
+		}
+		offset = *o
+	}
+	found := schedule.DSTAmbiguities(v.sched, v.loc, DSTHorizon.From, offset, DSTHorizon.Years)
+	if len(found) == 0 {
+		return
+	}
+	var skipped, repeated int
+	for _, a := range found {
+		if a.Problem == schedule.Skipped {
+			skipped++
+		} else {
+			repeated++
+		}
+	}
+	var what []string
+	if skipped > 0 {
+		what = append(what, fmt.Sprintf("skips %d %s", skipped, pluralWord(skipped, "run", "runs")))
+	}
+	if repeated > 0 {
+		what = append(what, fmt.Sprintf("puts %d %s in a repeated hour", repeated, pluralWord(repeated, "run", "runs")))
+	}
+	years := fmt.Sprintf("%d–%d", DSTHorizon.From.Year(), DSTHorizon.From.Year()+DSTHorizon.Years-1)
+	v.warnf(WarnDSTAmbiguous, v.src.Value("spec.schedule.expression"), "spec.schedule.expression",
+		fmt.Sprintf("a run in an hour the clocks skip does not happen, and one in an hour they repeat happens once, at the first; for example, %s. "+
+			"Move the runs out of the hours around the change (usually 01:00 to 03:00 local time), or use timezone UTC, which has no daylight saving time", found[0]),
+		"daylight saving time in %s %s in %s", v.loc, strings.Join(what, " and "), years)
+}
+
+// sameTargets warns about pairs of policies that select the same instances:
+// the same tag keys, and for every key at least one common value. Each
+// instance carrying those values is snapshotted by both. The warning is
+// reported once per pair, at the later policy, and names the earlier one.
+func sameTargets(vs []*validator) diag.Diagnostics {
+	// Only policies with the same key set can match; group by it, then by
+	// the values of the first key, so large sets are not compared pairwise.
+	type entry struct {
+		v    *validator
+		keys []string
+		idx  int
+	}
+	groups := map[string][]entry{}
+	var order []string
+	for i, v := range vs {
+		tags := v.p.Spec.Targets.Tags
+		if len(tags) == 0 || v.src.unreadable("spec.targets.tags") {
+			continue
+		}
+		keys := sortedKeys(tags)
+		sig := strings.Join(keys, "\x00")
+		if _, ok := groups[sig]; !ok {
+			order = append(order, sig)
+		}
+		groups[sig] = append(groups[sig], entry{v, keys, i})
+	}
+	var ds diag.Diagnostics
+	for _, sig := range order {
+		group := groups[sig]
+		if len(group) < 2 {
+			continue
+		}
+		first := group[0].keys[0]
+		byValue := map[string][]int{} // value of the first key → positions in group
+		seen := map[[2]int]bool{}
+		for gi, e := range group {
+			for _, val := range e.v.p.Spec.Targets.Tags[first] {
+				for _, gj := range byValue[val] {
+					if gj == gi || seen[[2]int{gj, gi}] {
+						continue
+					}
+					seen[[2]int{gj, gi}] = true
+					a, b := group[gj], e
+					common, ok := commonTargets(a.v.p.Spec.Targets.Tags, b.v.p.Spec.Targets.Tags, e.keys)
+					if !ok || a.v.ignore[WarnSameTargets] || b.v.ignore[WarnSameTargets] {
+						continue
+					}
+					ar := a.v.src.Value("spec.targets.tags")
+					ds = append(ds, diag.Diagnostic{
+						Severity: diag.Warning,
+						Code:     WarnSameTargets,
+						Summary:  fmt.Sprintf("spec.targets.tags selects the same instances as policy %q", a.v.p.Metadata.Name),
+						Detail: fmt.Sprintf("instances tagged %s match both policies (%q is at %s:%d:%d), so each run of either schedule snapshots them, and both sets are paid for; "+
+							"narrow the tags so that no instance matches both, or add W006 to spec.lint.ignore of either policy if that is intended",
+							common, a.v.p.Metadata.Name, ar.File, ar.Start.Line, ar.Start.Column),
+						Range: b.v.src.Value("spec.targets.tags"),
+						Path:  "spec.targets.tags",
+					})
+				}
+				byValue[val] = append(byValue[val], gi)
+			}
+		}
+	}
+	return ds
+}
+
+// commonTargets reports whether two target tag sets with the given keys
+// share a value for every key, and describes the instances both select.
+func commonTargets(a, b map[string]StringList, keys []string) (string, bool) {
+	var parts []string
+	for _, k := range keys {
+		var both []string
+		for _, val := range a[k] {
+			if slices.Contains(b[k], val) && !slices.Contains(both, val) {
+				both = append(both, val)
+			}
+		}
+		if len(both) == 0 {
+			return "", false
+		}
+		parts = append(parts, k+"="+strings.Join(both, " or "))
+	}
+	return strings.Join(parts, ", "), true
+}
+
+func pluralWord(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+// joinOr joins alternatives: "a", "a or b", "a, b or c".
+func joinOr(xs []string) string {
+	if len(xs) <= 1 {
+		return strings.Join(xs, "")
+	}
+	return strings.Join(xs[:len(xs)-1], ", ") + " or " + xs[len(xs)-1]
+}

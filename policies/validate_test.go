@@ -230,6 +230,51 @@ func TestValidateRules(t *testing.T) {
 			not:    []string{"W005", "needs count or maxAge"},
 		},
 		{
+			name:   "ignored warning is not reported",
+			policy: edit(t, "copies: [{region: us-west-2}]", "lint: {ignore: [W001]}"),
+			not:    []string{"W001", "error"},
+		},
+		{
+			name:   "ignoring one warning keeps the others",
+			policy: edit(t, "copies: [{region: us-west-2}]", "lint: {ignore: [W005]}"),
+			want:   []string{"warning[W001]"},
+		},
+		{
+			name:   "unknown lint code",
+			policy: edit(t, "copies: [{region: us-west-2}]", "copies: [{region: us-west-2}]\n  lint: {ignore: [W03]}"),
+			want:   []string{"p.yaml:15:19: error: unknown warning code \"W03\" in spec.lint.ignore", "did you mean \"W003\"?"},
+		},
+		{
+			name:   "window long enough for the fleet",
+			policy: edit(t, "tags: {Backup: base}", "tags: {Backup: base}\n    expectedInstances: 24"),
+			not:    []string{"W007"},
+		},
+		{
+			name:   "window too short for the fleet",
+			policy: edit(t, "tags: {Backup: base}", "tags: {Backup: base}\n    expectedInstances: 25"),
+			want:   []string{"p.yaml:9:24: warning[W007]: the window is too short for 25 instances at maxConcurrency 1: about 2h5m needed, 2h available", "raise maxConcurrency to 2, make the window 3h long"},
+		},
+		{
+			name:   "a percentage of the fleet rounds up",
+			policy: edit(t, "tags: {Backup: base}", "tags: {Backup: base}\n    expectedInstances: 250", "expression: cron(0 2 * * ? *)", "expression: cron(0 2 * * ? *)\n    maxConcurrency: 10%"),
+			not:    []string{"W007"},
+		},
+		{
+			name:   "no fleet size, no estimate",
+			policy: edit(t, "expression: cron(0 2 * * ? *)", "expression: cron(0 2 * * ? *)\n    window: {duration: 1h}"),
+			not:    []string{"W007"},
+		},
+		{
+			name:   "a run in the hour the clocks skip",
+			policy: edit(t, "expression: cron(0 2 * * ? *)", "expression: cron(30 2 ? * SUN *)\n    timezone: Europe/Berlin"),
+			want:   []string{"p.yaml:12:17: warning[W008]: daylight saving time in Europe/Berlin skips 2 runs and puts 2 runs in a repeated hour in 2026–2027", "2026-03-29 02:30 does not exist"},
+		},
+		{
+			name:   "rate schedules and UTC have no DST ambiguity",
+			policy: edit(t, "expression: cron(0 2 * * ? *)", "expression: rate(1 day)\n    timezone: Europe/Berlin"),
+			not:    []string{"W008"},
+		},
+		{
 			name:   "archive without after",
 			policy: edit(t, "copies: [{region: us-west-2}]", "copies: [{region: us-west-2}]\n  archive: {}"),
 			want:   []string{"missing required field \"after\" in spec.archive"},
@@ -293,9 +338,56 @@ func TestWarningsTable(t *testing.T) {
 		}
 		seen[w.Code] = true
 	}
-	for _, code := range []string{WarnNoOffsiteCopy, WarnShortRetention, WarnDatabaseAllAtOnce, WarnRootNotFrozen, WarnNoRetention} {
+	for _, code := range []string{WarnNoOffsiteCopy, WarnShortRetention, WarnDatabaseAllAtOnce, WarnRootNotFrozen, WarnNoRetention, WarnSameTargets, WarnWindowTooShort, WarnDSTAmbiguous} {
 		if !seen[code] {
 			t.Errorf("warning %s is missing from Warnings", code)
+		}
+	}
+}
+
+// TestSameTargets checks W006 over a set: overlap needs the same keys and a
+// common value for each; it is reported once per pair, at the later policy,
+// and silenced by either policy.
+func TestSameTargets(t *testing.T) {
+	policy := func(name, tags, extra string) string {
+		return strings.Replace(edit(t, "name: base", "name: "+name, "tags: {Backup: base}", "tags: "+tags), "copies:", extra+"copies:", 1)
+	}
+	for _, tc := range []struct {
+		name string
+		a, b string
+		want string // "" when no W006 is expected
+	}{
+		{"same single tag", policy("a", "{Backup: web}", ""), policy("b", "{Backup: web}", ""), `p.yaml:23:11: warning[W006]: spec.targets.tags selects the same instances as policy "a"`},
+		{"overlapping lists", policy("a", "{Backup: [web, api]}", ""), policy("b", "{Backup: [db, api]}", ""), "instances tagged Backup=api match both"},
+		{"different values", policy("a", "{Backup: web}", ""), policy("b", "{Backup: db}", ""), ""},
+		{"different keys", policy("a", "{Backup: web}", ""), policy("b", "{Backup: web, Env: prod}", ""), ""},
+		{"one key differs", policy("a", "{Backup: web, Env: prod}", ""), policy("b", "{Backup: web, Env: test}", ""), ""},
+		{"ignored by the first", policy("a", "{Backup: web}", "lint: {ignore: [W006]}\n  "), policy("b", "{Backup: web}", ""), ""},
+		{"ignored by the second", policy("a", "{Backup: web}", ""), policy("b", "{Backup: web}", "lint: {ignore: [W006]}\n  "), ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := printed(check("p.yaml", []byte(tc.a+"---\n"+tc.b)))
+			if tc.want == "" {
+				if strings.Contains(out, "W006") {
+					t.Errorf("unexpected W006:\n%s", out)
+				}
+				return
+			}
+			if !strings.Contains(out, tc.want) || strings.Count(out, "warning[W006]") != 1 {
+				t.Errorf("want one W006 with %q in:\n%s", tc.want, out)
+			}
+		})
+	}
+}
+
+func TestConcurrencyFor(t *testing.T) {
+	for _, tc := range []struct {
+		mc   string
+		n    int
+		want int
+	}{{"1", 10, 1}, {"20", 10, 10}, {"10%", 10, 1}, {"10%", 11, 2}, {"1%", 3, 1}, {"100%", 7, 7}} {
+		if got := concurrencyFor(tc.mc, tc.n); got != tc.want {
+			t.Errorf("concurrencyFor(%q, %d) = %d, want %d", tc.mc, tc.n, got, tc.want)
 		}
 	}
 }

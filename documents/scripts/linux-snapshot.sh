@@ -35,8 +35,14 @@
 # (/var/lib/amazon/ssm, /usr/bin/amazon-ssm-agent, /snap/amazon-ssm-agent) and
 # its logs (/var/log/amazon), /tmp, this script's state directory and any file
 # its output is redirected to. They are recognised by device number, not path.
-# So the boot volume is never frozen: its snapshot is crash-consistent, and the
+# Discovery looks at data volumes only: the boot volume holds /, so with
+# ExcludeBootVolume false its snapshot is crash-consistent, and the
 # ssm-backup:consistency tag describes the data volumes.
+#
+# Tags, requested at creation: ssm-backup:policy, ssm-backup:instance-id,
+# ssm-backup:run-id (when set), ssm-backup:consistency, then the user's.
+# CopyTagsFromSource is not used: the request carries exactly the tags the
+# IAM policy expects, and each snapshot records its VolumeId anyway.
 #
 # Consistency reached (tag ssm-backup:consistency, and "consistency" below):
 # "filesystem" when consistency filesystem was asked for and every file system
@@ -49,11 +55,13 @@
 # with setsid (it survives SIGKILL of this script) thaws every file system of
 # the plan SSMB_MAX_FREEZE_SECONDS after it starts, which is before the first
 # freeze. The request is bounded to what is left of that budget less a margin
-# to thaw (a fifth of it, at least 1 s).
+# to thaw (a fifth of it, at least 1 s; half of a budget under 2 s).
 #
 # Output: progress on stderr; the last line of stdout is one JSON object:
 #   {"status":"ok","policy":...,"instanceId":"i-...","snapshotIds":["snap-..."],
 #    "consistency":"filesystem","frozen":["/data"],"freezeMs":12,"client":"curl",...}
+# freezeMs is the window from the first freeze to the last thaw; requestMs is
+# the part of it spent on the request (and the thaw).
 # Exit status: 0 when the snapshots were requested within the budget; 1 when
 # anything failed (the result then has "status":"error" and a "message");
 # 128+N when stopped by signal N. A run that did not exit 0 must not be
@@ -92,6 +100,7 @@ region=""
 client=""
 consistency=crash
 freeze_ms=0
+request_ms=0
 budget_exceeded=false
 result_printed=false
 declare -a snapshot_ids=() frozen=() skipped=() warnings=()
@@ -104,7 +113,7 @@ watchdog_pid=""
 client_pid=""
 apps_quiesced=false
 freeze_started_ms=""
-declare -a holding=()       # frozen right now, in freeze order
+declare -a holding=()       # frozen or being frozen, in freeze order
 declare -a plan=()          # file systems to freeze, in freeze order
 lowered=false               # a reason to report crash rather than filesystem
 
@@ -196,6 +205,7 @@ report_result() {
   out+=",\"frozen\":$(json_array ${frozen[@]+"${frozen[@]}"})"
   out+=",\"skipped\":$(json_array ${skipped[@]+"${skipped[@]}"})"
   out+=",\"freezeMs\":$freeze_ms"
+  out+=",\"requestMs\":$request_ms"
   local budget=0
   if [[ $SSMB_MAX_FREEZE_SECONDS =~ ^[0-9]{1,2}$ ]]; then budget=$((10#$SSMB_MAX_FREEZE_SECONDS)); fi
   out+=",\"maxFreezeSeconds\":$budget"
@@ -269,28 +279,31 @@ record_intent() {
   fi
 }
 
+# freeze_all freezes the plan in order. A file system enters holding (and the
+# watchdog's list) before fsfreeze runs, so that a signal or a SIGKILL at any
+# point leaves it known to the trap and to the watchdog; it leaves holding
+# only once fsfreeze has failed or the thaw has succeeded.
 freeze_all() {
   local m err
+  now_ms freeze_started_ms
   for m in ${plan[@]+"${plan[@]}"}; do
-    # Listed before the freeze: a SIGKILL right after fsfreeze still leaves
-    # the watchdog knowing about it.
-    printf '%s\n' "$m" >>"$state_dir/frozen"
-    if [[ -z $freeze_started_ms ]]; then now_ms freeze_started_ms; fi
+    holding+=("$m")
+    record_intent
     if err=$(fsfreeze -f "$m" 2>&1); then
-      holding+=("$m")
       frozen+=("$m")
     else
+      unset 'holding[${#holding[@]}-1]'
       record_intent
       skip_mount "$m" "fsfreeze -f failed: ${err:-unknown error}" lowers
     fi
   done
 }
 
-# thaw_all: thaws what is held, last frozen first. Idempotent; safe in traps.
-# A file system that is no longer frozen (the watchdog was first) counts as
-# thawed and marks the budget as exceeded.
+# thaw_all thaws what is held, last frozen first. Idempotent; safe in traps.
+# "Not frozen" counts as thawed: either a signal came between fsfreeze -f and
+# the bookkeeping, or, once the budget is over, the watchdog was first.
 thaw_all() {
-  local i m err thaw_done_ms
+  local i m err now
   local -a still=()
   ((${#holding[@]} > 0)) || return 0
   for ((i = ${#holding[@]} - 1; i >= 0; i--)); do
@@ -298,8 +311,11 @@ thaw_all() {
     if err=$(fsfreeze -u "$m" 2>&1); then
       :
     elif [[ $err == *"Invalid argument"* ]]; then
-      budget_exceeded=true
-      warn "$m was no longer frozen (thawed by the watchdog)"
+      now_ms now
+      if ((now - freeze_started_ms >= SSMB_MAX_FREEZE_SECONDS * 1000)); then
+        budget_exceeded=true
+        warn "$m was no longer frozen: the watchdog thawed it"
+      fi
     else
       still=("$m" ${still[@]+"${still[@]}"})
       log "ERROR: could not thaw $m: $err"
@@ -308,10 +324,8 @@ thaw_all() {
   done
   holding=(${still[@]+"${still[@]}"})
   record_intent 2>/dev/null || true
-  now_ms thaw_done_ms
-  if [[ -n $freeze_started_ms ]]; then
-    freeze_ms=$((thaw_done_ms - freeze_started_ms))
-  fi
+  now_ms now
+  freeze_ms=$((now - freeze_started_ms))
   if ((${#holding[@]} == 0)); then
     log "thawed after ${freeze_ms} ms"
   else
@@ -372,30 +386,29 @@ trap on_exit EXIT
 declare -a user_tag_keys=() user_tag_values=() requested_mounts=()
 
 validate_inputs() {
-  [[ $SSMB_POLICY =~ ^[a-z0-9-]{1,40}$ ]] || die "SSMB_POLICY must match ^[a-z0-9-]{1,40}\$"
+  [[ $SSMB_POLICY =~ ^[a-z0-9-]+$ && ${#SSMB_POLICY} -le 40 ]] || die "SSMB_POLICY must be 1-40 of a-z 0-9 -"
   [[ $SSMB_CONSISTENCY == crash || $SSMB_CONSISTENCY == filesystem ]] ||
     die "SSMB_CONSISTENCY must be crash or filesystem"
   [[ $SSMB_EXCLUDE_BOOT_VOLUME == true || $SSMB_EXCLUDE_BOOT_VOLUME == false ]] ||
     die "SSMB_EXCLUDE_BOOT_VOLUME must be true or false"
   [[ $SSMB_MAX_FREEZE_SECONDS =~ ^([1-9]|[1-5][0-9]|60)$ ]] ||
     die "SSMB_MAX_FREEZE_SECONDS must be a whole number of seconds from 1 to 60"
-  [[ $SSMB_RUN_ID =~ ^[A-Za-z0-9-]{0,64}$ ]] || die "SSMB_RUN_ID must match ^[A-Za-z0-9-]{0,64}\$"
+  [[ $SSMB_RUN_ID =~ ^[A-Za-z0-9-]*$ && ${#SSMB_RUN_ID} -le 64 ]] || die "SSMB_RUN_ID must be 0-64 of A-Z a-z 0-9 -"
   [[ $SSMB_CLIENT == auto || $SSMB_CLIENT == curl || $SSMB_CLIENT == cli ]] ||
     die "SSMB_CLIENT must be auto, curl or cli"
-  local m
+  local m mounts_re='^(/[A-Za-z0-9._/-]*( /[A-Za-z0-9._/-]*)*)?$'
   local -a words=()
+  [[ $SSMB_MOUNTS =~ $mounts_re ]] ||
+    die "SSMB_MOUNTS must be absolute paths of letters, digits and . _ / -, separated by single spaces"
   read -r -a words <<<"$SSMB_MOUNTS"
-  for m in ${words[@]+"${words[@]}"}; do
-    [[ $m =~ ^/[A-Za-z0-9._/-]*$ ]] || die "SSMB_MOUNTS: \"$m\" is not an absolute path of letters, digits and . _ / -"
-    requested_mounts+=("$m")
-  done
+  for m in ${words[@]+"${words[@]}"}; do requested_mounts+=("$m"); done
   parse_tags "$SSMB_TAGS"
 }
 
 parse_tags() {
   local s=$1 key value
   local item_re='^\{"Key":"([^"]*)","Value":"([^"]*)"\}(,?)'
-  local key_re='^[A-Za-z0-9 _.:/=+@-]{1,128}$' value_re='^[A-Za-z0-9 _.:/=+@-]{0,256}$'
+  local chars_re='^[A-Za-z0-9 _.:/=+@-]*$'
   local -A seen=()
   [[ $s == '['*']' ]] || die 'SSMB_TAGS must be a JSON array: [{"Key":"k","Value":"v"},...]'
   s=${s#[}
@@ -408,8 +421,8 @@ parse_tags() {
     if [[ -z ${BASH_REMATCH[3]} && -n $s ]] || [[ -n ${BASH_REMATCH[3]} && -z $s ]]; then
       die 'SSMB_TAGS must be a JSON array: [{"Key":"k","Value":"v"},...]'
     fi
-    [[ $key =~ $key_re ]] || die "SSMB_TAGS: key \"$key\": 1-128 of A-Z a-z 0-9 space _ . : / = + @ -"
-    [[ $value =~ $value_re ]] || die "SSMB_TAGS: value of \"$key\": 0-256 of A-Z a-z 0-9 space _ . : / = + @ -"
+    [[ $key =~ $chars_re && ${#key} -ge 1 && ${#key} -le 128 ]] || die "SSMB_TAGS: key \"$key\": 1-128 of A-Z a-z 0-9 space _ . : / = + @ -"
+    [[ $value =~ $chars_re && ${#value} -le 256 ]] || die "SSMB_TAGS: value of \"$key\": 0-256 of A-Z a-z 0-9 space _ . : / = + @ -"
     [[ $key != aws:* && $key != "$TAG_PREFIX:"* ]] || die "SSMB_TAGS: key \"$key\" is reserved"
     [[ -z ${seen[$key]:-} ]] || die "SSMB_TAGS: key \"$key\" appears twice"
     seen[$key]=1
@@ -425,13 +438,15 @@ imds_base=${AWS_EC2_METADATA_SERVICE_ENDPOINT:-http://169.254.169.254}
 imds_base=${imds_base%/}
 imds_token=""
 
+# Instance metadata is link-local: never through a proxy (http_proxy and the
+# like stay in force for the EC2 API, which may need one).
 imds_get() { # PATH → value on stdout; fails on HTTP errors
-  curl -sS -f --connect-timeout 1 --max-time "$IMDS_TIMEOUT_SECONDS" --retry 2 \
+  curl -sS -f --noproxy '*' --connect-timeout 1 --max-time "$IMDS_TIMEOUT_SECONDS" --retry 2 \
     -H "X-aws-ec2-metadata-token: $imds_token" "$imds_base/latest/meta-data/$1"
 }
 
 read_metadata() {
-  imds_token=$(curl -sS -f --connect-timeout 1 --max-time "$IMDS_TIMEOUT_SECONDS" --retry 2 \
+  imds_token=$(curl -sS -f --noproxy '*' --connect-timeout 1 --max-time "$IMDS_TIMEOUT_SECONDS" --retry 2 \
     -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 300' "$imds_base/latest/api/token") ||
     die "no IMDSv2 token from $imds_base (is instance metadata enabled?)"
   instance_id=$(imds_get instance-id) || die "cannot read instance-id from instance metadata"
@@ -462,16 +477,19 @@ read_role_credentials() {
   local role doc re
   role=$(imds_get iam/security-credentials/ 2>/dev/null) || return 0
   role=${role%%$'\n'*}
-  [[ $role =~ ^[A-Za-z0-9+=,.@_-]{1,128}$ ]] || return 0
+  [[ $role =~ ^[A-Za-z0-9+=,.@_-]+$ && ${#role} -le 128 ]] || return 0
   doc=$(imds_get "iam/security-credentials/$role" 2>/dev/null) || return 0
-  re='"AccessKeyId"[[:space:]]*:[[:space:]]*"([A-Z0-9]{16,128})"'
-  [[ $doc =~ $re ]] || return 0
+  # Bounded repetitions ({16,8192}) make glibc's regex compile slow: match
+  # the characters, check the lengths apart. Base64 only, so the values are
+  # safe in curl's config file.
+  re='"AccessKeyId"[[:space:]]*:[[:space:]]*"([A-Z0-9]+)"'
+  [[ $doc =~ $re && ${#BASH_REMATCH[1]} -ge 16 && ${#BASH_REMATCH[1]} -le 128 ]] || return 0
   role_access_key=${BASH_REMATCH[1]}
-  re='"SecretAccessKey"[[:space:]]*:[[:space:]]*"([A-Za-z0-9/+=]{16,256})"'
-  [[ $doc =~ $re ]] || return 0
+  re='"SecretAccessKey"[[:space:]]*:[[:space:]]*"([A-Za-z0-9/+=]+)"'
+  [[ $doc =~ $re && ${#BASH_REMATCH[1]} -ge 16 && ${#BASH_REMATCH[1]} -le 256 ]] || return 0
   role_secret_key=${BASH_REMATCH[1]}
-  re='"Token"[[:space:]]*:[[:space:]]*"([A-Za-z0-9/+=]{16,8192})"'
-  [[ $doc =~ $re ]] || return 0
+  re='"Token"[[:space:]]*:[[:space:]]*"([A-Za-z0-9/+=]+)"'
+  [[ $doc =~ $re && ${#BASH_REMATCH[1]} -ge 16 && ${#BASH_REMATCH[1]} -le 8192 ]] || return 0
   role_token=${BASH_REMATCH[1]}
 }
 
@@ -822,7 +840,7 @@ read_outcome() {
 
 # ---------------------------------------------------------------------------
 main() {
-  local budget_ms margin_ms level call_ms timeout_s rc=0 elapsed now
+  local budget_ms margin_ms level call_ms timeout_s rc=0 elapsed now request_started_ms
   validate_inputs
   budget_ms=$((SSMB_MAX_FREEZE_SECONDS * 1000))
 
@@ -871,13 +889,14 @@ main() {
   sync
   log "freezing"
 
-  # ---- the freeze window: nothing below forks anything but fsfreeze and the one request
+  # ---- the freeze window: nothing here touches a disk or the network but
+  # fsfreeze and the one request
   if ((${#plan[@]} > 0)); then
     start_watchdog
     freeze_all
   fi
   level=crash
-  if [[ $SSMB_CONSISTENCY == filesystem && $lowered == false && ${#holding[@]} -eq ${#plan[@]} ]]; then
+  if [[ $SSMB_CONSISTENCY == filesystem && $lowered == false && ${#frozen[@]} -eq ${#plan[@]} ]]; then
     level=filesystem
   fi
   consistency=$level
@@ -894,10 +913,13 @@ main() {
     call_ms=$UNFROZEN_CALL_TIMEOUT_MS
   fi
   printf -v timeout_s '%d.%03d' $((call_ms / 1000)) $((call_ms % 1000))
+  now_ms request_started_ms
   start_call "$level" "$timeout_s"
   wait "$client_pid" || rc=$?
   client_pid=""
   thaw_all
+  now_ms now
+  request_ms=$((now - request_started_ms))
   # ---- end of the freeze window
 
   resume_apps

@@ -1,0 +1,317 @@
+package review
+
+import (
+	"bytes"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/ssm-backup/ssm-backup/compiler"
+	"github.com/ssm-backup/ssm-backup/schedule"
+)
+
+// Side is one of the two compiled sets.
+type Side struct {
+	Files compiler.Files
+	// Warnings of the compilation that produced Files (see WarningsOf).
+	// When nil, they are read back from the summary in Files.
+	Warnings []Warning
+}
+
+// Input is what Compare compares.
+type Input struct {
+	Old, New Side
+	// Now is the instant next runs are listed from.
+	Now time.Time
+	// Against names the old side for the reader, e.g. "origin/main" or "out/".
+	Against string
+	// Notes are passed through to the plan, e.g. why the old side is empty.
+	Notes []string
+}
+
+// Compare says what changes from in.Old to in.New.
+func Compare(in Input) *Plan {
+	now := in.Now.UTC().Truncate(time.Second)
+	oldT, newT := newTree("old", in.Old.Files), newTree("new", in.New.Files)
+	p := &Plan{
+		Against:      in.Against,
+		Now:          now.Format(time.RFC3339),
+		Policies:     []PolicyChange{},
+		Replacements: []Replacement{},
+		Notes:        append([]string{}, in.Notes...),
+	}
+	p.Files = diffFiles(in.Old.Files, in.New.Files)
+	changedFiles := map[string]bool{}
+	for _, l := range [][]string{p.Files.Added, p.Files.Removed, p.Files.Changed} {
+		for _, f := range l {
+			changedFiles[f] = true
+		}
+	}
+
+	names := map[string]bool{}
+	for n := range oldT.dirs {
+		names[n] = true
+	}
+	for n := range newT.dirs {
+		names[n] = true
+	}
+	for _, name := range sortedKeys(names) {
+		od, inOld := oldT.dirs[name]
+		nd, inNew := newT.dirs[name]
+		switch {
+		case !inOld:
+			p.Policies = append(p.Policies, describe(Added, nil, newT.read(name), now))
+			p.Counts.Added++
+		case !inNew:
+			p.Policies = append(p.Policies, describe(Removed, oldT.read(name), nil, now))
+			p.Counts.Removed++
+		default:
+			// A self-contained directory whose files are all the same holds
+			// the same policy; skip reading it.
+			if sameDir(od, nd) && nd[commandFile] != nil && nd[runbookFile] != nil {
+				continue
+			}
+			c := describe(Changed, oldT.read(name), newT.read(name), now)
+			if c.empty() {
+				prefix := compiler.PolicyDir(name)
+				for _, f := range sortedKeys(changedFiles) {
+					if strings.HasPrefix(f, prefix) {
+						c.Files = append(c.Files, strings.TrimPrefix(f, prefix))
+					}
+				}
+				if len(c.Files) == 0 {
+					continue
+				}
+			}
+			p.Policies = append(p.Policies, c)
+			p.Counts.Changed++
+		}
+	}
+
+	if !bytes.Equal(in.Old.Files[compiler.TemplatePath], in.New.Files[compiler.TemplatePath]) {
+		reps, notes := replacements(oldT.tmpl(), newT.tmpl())
+		p.Replacements = append(p.Replacements, reps...)
+		p.Notes = append(p.Notes, notes...)
+	}
+	p.Counts.Replacements = len(p.Replacements)
+
+	oldW, newW := in.Old.Warnings, in.New.Warnings
+	if oldW == nil {
+		oldW = summaryWarnings(in.Old.Files)
+	}
+	if newW == nil {
+		newW = summaryWarnings(in.New.Files)
+	}
+	p.NewWarnings = newWarnings(oldW, newW)
+	p.Counts.NewWarnings = len(p.NewWarnings)
+
+	p.Notes = append(p.Notes, oldT.notes...)
+	p.Notes = append(p.Notes, newT.notes...)
+	p.Changed = len(p.Files.Added)+len(p.Files.Removed)+len(p.Files.Changed) > 0
+	return p
+}
+
+func sameDir(a, b map[string][]byte) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		w, ok := b[k]
+		if !ok || !bytes.Equal(v, w) {
+			return false
+		}
+	}
+	return true
+}
+
+// diffFiles lists the paths that differ, leaving out the summary: it
+// records the instant it was written from, so it differs between any two
+// compilations.
+func diffFiles(old, new compiler.Files) FileChanges {
+	fc := FileChanges{Added: []string{}, Removed: []string{}, Changed: []string{}}
+	for _, p := range new.Paths() {
+		if p == compiler.SummaryPath {
+			continue
+		}
+		o, ok := old[p]
+		switch {
+		case !ok:
+			fc.Added = append(fc.Added, p)
+		case !bytes.Equal(o, new[p]):
+			fc.Changed = append(fc.Changed, p)
+		}
+	}
+	for _, p := range old.Paths() {
+		if _, ok := new[p]; !ok && p != compiler.SummaryPath {
+			fc.Removed = append(fc.Removed, p)
+		}
+	}
+	return fc
+}
+
+func (c *PolicyChange) empty() bool {
+	return c.Schedule == nil && c.Targets == nil && c.Retention == nil && len(c.Snapshot) == 0 &&
+		c.Copies == nil && c.Archive == nil && len(c.IAM) == 0 && len(c.Files) == 0
+}
+
+// describe compares the states of one policy; old or new is nil when the
+// policy is added or removed.
+func describe(kind string, old, new *policyState, now time.Time) PolicyChange {
+	c := PolicyChange{Change: kind}
+	var o, n policyState
+	if old != nil {
+		o, c.Name = *old, old.name
+	}
+	if new != nil {
+		n, c.Name = *new, new.name
+	}
+
+	// Schedule: next runs are listed when the timing changes, and for a
+	// policy that starts running.
+	switch {
+	case new == nil:
+		if o.schedule != nil {
+			c.Schedule = &ScheduleChange{Old: withRuns(o.schedule, now, false), Fields: []string{}}
+		}
+	case old == nil:
+		if n.schedule != nil {
+			c.Schedule = &ScheduleChange{New: withRuns(n.schedule, now, true), Fields: []string{}}
+		}
+	case o.schedule != nil && n.schedule != nil:
+		if fields := scheduleFields(o.schedule, n.schedule); len(fields) > 0 {
+			timing := slices.ContainsFunc(fields, func(f string) bool { return f == "expression" || f == "timezone" || f == "offset" })
+			c.Schedule = &ScheduleChange{Old: withRuns(o.schedule, now, timing), New: withRuns(n.schedule, now, timing), Fields: fields}
+		}
+	}
+
+	if !slices.EqualFunc(o.targets, n.targets, func(a, b Target) bool { return a.Key == b.Key && slices.Equal(a.Values, b.Values) }) {
+		c.Targets = &TargetsChange{Old: nonNil(o.targets), New: nonNil(n.targets)}
+		if old == nil {
+			c.Targets.Old = nil
+		}
+		if new == nil {
+			c.Targets.New = nil
+		}
+	}
+
+	switch {
+	case old == nil:
+		r := n.retention
+		r.Text = retentionText(r)
+		c.Retention = &RetentionChange{New: &r, Explanation: "a new policy has no snapshots yet; " + r.Text}
+	case new == nil:
+		r := o.retention
+		r.Text = retentionText(r)
+		c.Retention = &RetentionChange{Old: &r, Explanation: "the policy's snapshots stay: nothing prunes them any more, and deleting them is left to you"}
+	case !sameRetention(o.retention, n.retention):
+		c.Retention = retentionChange(o.retention, n.retention, n.schedule, now)
+	}
+
+	c.Snapshot = diffSettings(o.snapshot, n.snapshot)
+
+	if !slices.EqualFunc(o.copies, n.copies, sameCopy) {
+		c.Copies = &CopiesChange{Old: nonNil(o.copies), New: nonNil(n.copies)}
+	}
+	if (o.archive == nil) != (n.archive == nil) || (o.archive != nil && *o.archive != *n.archive) {
+		c.Archive = &ArchiveChange{Old: o.archive, New: n.archive}
+	}
+	c.IAM = diffRoles(o.roles, n.roles)
+	return c
+}
+
+func nonNil[T any](xs []T) []T {
+	if xs == nil {
+		return []T{}
+	}
+	return xs
+}
+
+func sameCopy(a, b Copy) bool {
+	if a.Region != b.Region || a.Account != b.Account || (a.Retention == nil) != (b.Retention == nil) {
+		return false
+	}
+	return a.Retention == nil || sameRetention(*a.Retention, *b.Retention)
+}
+
+// scheduleFields names the fields of two schedules that differ.
+func scheduleFields(a, b *Schedule) []string {
+	var out []string
+	for _, f := range []struct {
+		name string
+		same bool
+	}{
+		{"expression", a.Expression == b.Expression},
+		{"timezone", a.Timezone == b.Timezone},
+		{"offset", a.Offset == b.Offset},
+		{"durationHours", a.DurationHours == b.DurationHours},
+		{"cutoffHours", a.CutoffHours == b.CutoffHours},
+		{"maxConcurrency", a.MaxConcurrency == b.MaxConcurrency},
+		{"maxErrors", a.MaxErrors == b.MaxErrors},
+	} {
+		if !f.same {
+			out = append(out, f.name)
+		}
+	}
+	return out
+}
+
+// parseSchedule parses a schedule as the maintenance window holds it.
+func parseSchedule(s *Schedule) (*schedule.Schedule, *time.Location, bool) {
+	parsed, errs := schedule.Parse(s.Expression)
+	if len(errs) > 0 || parsed == nil {
+		return nil, nil, false
+	}
+	loc, err := schedule.LoadLocation(s.Timezone)
+	if err != nil {
+		return nil, nil, false
+	}
+	return parsed, loc, true
+}
+
+// withRuns copies s with its description and, when runs is set, its next runs.
+func withRuns(s *Schedule, now time.Time, runs bool) *Schedule {
+	out := *s
+	out.NextRuns = []string{}
+	parsed, loc, ok := parseSchedule(s)
+	if !ok {
+		return &out
+	}
+	out.Description = parsed.Describe()
+	if runs {
+		for _, t := range parsed.Next(now, loc, s.Offset, compiler.NextRunsCount) {
+			out.NextRuns = append(out.NextRuns, t.In(loc).Format(time.RFC3339))
+		}
+	}
+	return &out
+}
+
+// diffSettings compares snapshot settings by name, in the order the reader
+// lists them.
+func diffSettings(old, new []setting) []SettingChange {
+	get := func(ss []setting, name string) (string, bool) {
+		for _, s := range ss {
+			if s.name == name {
+				return s.value, true
+			}
+		}
+		return "", false
+	}
+	var names []string
+	for _, s := range append(slices.Clone(new), old...) {
+		if !slices.Contains(names, s.name) {
+			names = append(names, s.name)
+		}
+	}
+	order := map[string]int{"consistency": 0, "volumes": 1, "mounts": 2, "maxFreezeSeconds": 3, "snapshotTags": 4}
+	sort.SliceStable(names, func(i, j int) bool { return order[names[i]] < order[names[j]] })
+	var out []SettingChange
+	for _, name := range names {
+		o, _ := get(old, name)
+		n, _ := get(new, name)
+		if o != n {
+			out = append(out, SettingChange{Setting: name, Old: o, New: n})
+		}
+	}
+	return out
+}

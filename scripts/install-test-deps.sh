@@ -1,0 +1,72 @@
+#!/bin/bash
+# install-test-deps.sh: installs what the tests need and the machine lacks.
+#
+# Idempotent: every tool is checked first, and apt-get runs only for the
+# packages that are missing (none: no apt-get at all). Needs root (apt-get).
+#
+#   package shellcheck         lint of the generated bash scripts
+#   xfsprogs, e2fsprogs        mkfs.xfs, mkfs.ext4 for the harness's loop file systems
+#   util-linux                 losetup, mount, fsfreeze, findmnt, setsid, flock
+#   curl                       the scripts' metadata and --aws-sigv4 client
+#   mariadb-server/-client     application-consistency tests (mysqld, mysql)
+#   awscli                     only when no aws command exists at all (the
+#                              image ships awscli v1 through pyenv; the tests
+#                              use whichever aws is on PATH)
+#
+# PostgreSQL 15 binaries are expected under /usr/lib/postgresql/15/bin.
+set -Eeuo pipefail
+
+# tool → Debian package that provides it
+declare -A package_of=(
+  [shellcheck]=shellcheck
+  [mkfs.xfs]=xfsprogs
+  [mkfs.ext4]=e2fsprogs
+  [losetup]=util-linux
+  [fsfreeze]=util-linux
+  [findmnt]=util-linux
+  [setsid]=util-linux
+  [flock]=util-linux
+  [curl]=curl
+  [mysqld]=mariadb-server
+  [mariadb]=mariadb-client
+  [mysql]=mariadb-client
+  [aws]=awscli
+)
+
+have() {
+  command -v "$1" >/dev/null 2>&1 || [[ -x /usr/sbin/$1 || -x /sbin/$1 ]]
+}
+
+declare -A wanted=()
+for tool in "${!package_of[@]}"; do
+  if ! have "$tool"; then
+    wanted[${package_of[$tool]}]=1
+    echo "install-test-deps: $tool is missing (package ${package_of[$tool]})" >&2
+  fi
+done
+
+if ((${#wanted[@]} > 0)); then
+  if ((EUID != 0)); then
+    echo "install-test-deps: run as root to install: ${!wanted[*]}" >&2
+    exit 1
+  fi
+  mapfile -t packages < <(printf '%s\n' "${!wanted[@]}" | sort)
+  echo "install-test-deps: installing ${packages[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update
+  apt-get install -y --no-install-recommends "${packages[@]}"
+else
+  echo "install-test-deps: all tools present" >&2
+fi
+
+status=0
+for tool in "${!package_of[@]}"; do
+  if ! have "$tool"; then
+    echo "install-test-deps: $tool still missing" >&2
+    status=1
+  fi
+done
+if [[ ! -x /usr/lib/postgresql/15/bin/postgres ]]; then
+  echo "install-test-deps: note: no PostgreSQL 15 binaries under /usr/lib/postgresql/15/bin" >&2
+fi
+exit "$status"
