@@ -3,6 +3,8 @@ package compiler
 import (
 	"encoding/json"
 	"strings"
+
+	"github.com/ssm-backup/ssm-backup/documents"
 )
 
 // Template is a CloudFormation template. Resources is a map; encoding/json
@@ -175,22 +177,27 @@ func cfnTags(p *PolicyPlan) []CFNTag {
 	return out
 }
 
+// addSharedResources adds what every policy of the set uses.
+func addSharedResources(t *Template, linux documents.CommandDocument) {
+	t.Resources[LinuxSnapshotLogicalID] = Resource{
+		Type: "AWS::SSM::Document",
+		Properties: documentProperties{
+			Name: LinuxSnapshotDocument, DocumentType: "Command", DocumentFormat: "JSON",
+			UpdateMethod: "NewVersion", Content: linux,
+			Tags: []CFNTag{{Key: "ssm-backup:shared", Value: "linux-snapshot"}},
+		},
+	}
+}
+
 // addPolicyResources adds every resource of one policy to the template.
 func addPolicyResources(t *Template, p *PolicyPlan, a *policyArtifacts) {
 	n := p.Names
 	l := n.Logical
 	tags := cfnTags(p)
 	roles := a.roles
-	t.Resources[l+"CommandDocument"] = Resource{
-		Type: "AWS::SSM::Document",
-		Properties: documentProperties{
-			Name: n.CommandDocument, DocumentType: "Command", DocumentFormat: "JSON",
-			UpdateMethod: "NewVersion", Content: a.command, Tags: tags,
-		},
-	}
 	t.Resources[l+"Runbook"] = Resource{
 		Type:      "AWS::SSM::Document",
-		DependsOn: []string{l + "CommandDocument"},
+		DependsOn: []string{LinuxSnapshotLogicalID},
 		Properties: documentProperties{
 			Name: n.Runbook, DocumentType: "Automation", DocumentFormat: "JSON",
 			UpdateMethod: "NewVersion", Content: a.runbook, Tags: tags,

@@ -261,7 +261,7 @@ func TestConformanceCommandDocuments(t *testing.T) {
 		for _, policy := range set.Policies() {
 			dir := compiler.PolicyDir(policy)
 			t.Run(set.Name+"/"+policy, func(t *testing.T) {
-				doc := confDecode(t, set, dir+"command-document.json")
+				doc := confDecode(t, set, compiler.LinuxSnapshotDir+"command-document.json")
 				for _, p := range commandDocProblems(doc) {
 					t.Error(p)
 				}
@@ -342,7 +342,7 @@ func TestConformanceCommandDocumentsNegativeControl(t *testing.T) {
 	}
 	for _, c := range commandCases {
 		t.Run(c.name, func(t *testing.T) {
-			doc := confDecode(t, set, dir+"command-document.json").(map[string]any)
+			doc := confDecode(t, set, compiler.LinuxSnapshotDir+"command-document.json").(map[string]any)
 			if before := commandDocProblems(doc); len(before) > 0 {
 				t.Fatalf("the unmutated document already fails: %v", before)
 			}
@@ -399,10 +399,10 @@ func TestConformanceCommandDocumentsNegativeControl(t *testing.T) {
 			}
 		}, "has no sample value"},
 	}
-	name := commandDocumentName(t, tmpl, confDecode(t, set, dir+"command-document.json"))
+	name := commandDocumentName(t, tmpl, confDecode(t, set, compiler.LinuxSnapshotDir+"command-document.json"))
 	for _, c := range runbookCases {
 		t.Run(c.name, func(t *testing.T) {
-			doc := confDecode(t, set, dir+"command-document.json").(map[string]any)
+			doc := confDecode(t, set, compiler.LinuxSnapshotDir+"command-document.json").(map[string]any)
 			rb := confDecode(t, set, dir+"automation-runbook.json").(map[string]any)
 			if before := runbookLinkProblems(rb, name, doc); len(before) > 0 {
 				t.Fatalf("the unmutated runbook already fails: %v", before)

@@ -30,20 +30,18 @@ const (
 func PolicyDir(name string) string { return "policies/" + name + "/" }
 
 type policyArtifacts struct {
-	command documents.CommandDocument
 	runbook documents.AutomationDocument
 	window  WindowInputs
 	roles   RoleSet
 }
 
 func build(p *PolicyPlan) (*policyArtifacts, error) {
-	cmd, err := documents.LinuxSnapshotCommand(p.Snapshot)
+	params, err := documents.LinuxSnapshotParameters(p.Snapshot)
 	if err != nil {
 		return nil, fmt.Errorf("policy %s: %w", p.Names.Policy, err)
 	}
 	return &policyArtifacts{
-		command: cmd,
-		runbook: buildRunbook(p),
+		runbook: buildRunbook(p, params),
 		window:  buildWindow(p),
 		roles:   buildRoles(p),
 	}, nil
@@ -79,7 +77,6 @@ func Emit(plan *Plan, opts Options) (Files, error) {
 			name string
 			v    any
 		}{
-			{"command-document.json", a.command},
 			{"automation-runbook.json", a.runbook},
 			{"maintenance-window.json", a.window},
 			{"iam/instance-policy.json", a.roles.InstancePolicy},
@@ -93,8 +90,20 @@ func Emit(plan *Plan, opts Options) (Files, error) {
 				return nil, err
 			}
 		}
-		files[dir+"linux-snapshot.sh"] = documents.LinuxSnapshotScript()
 		addPolicyResources(tmpl, p, a)
+	}
+	if len(plan.Policies) > 0 {
+		shared, err := documents.SharedLinuxSnapshotCommand("ssm-backup: consistent EBS snapshots of a Linux instance's volumes, taken on the instance. Run by the backup runbook of each Linux policy, which passes the policy's settings.")
+		if err != nil {
+			return nil, err
+		}
+		b, err := documents.MarshalIndent(shared)
+		if err != nil {
+			return nil, err
+		}
+		files[LinuxSnapshotDir+"command-document.json"] = b
+		files[LinuxSnapshotDir+"linux-snapshot.sh"] = documents.LinuxSnapshotScript()
+		addSharedResources(tmpl, shared)
 	}
 	b, err := documents.MarshalIndent(tmpl)
 	if err != nil {

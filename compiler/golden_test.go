@@ -2,6 +2,7 @@ package compiler_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"flag"
 	"os"
 	"path/filepath"
@@ -178,6 +179,38 @@ func TestDeterministic(t *testing.T) {
 		}
 		if strings.Contains(string(content), goldenNow.Add(24*time.Hour).Format("2006")) && p != compiler.SummaryPath {
 			t.Errorf("%s mentions a date; only the summary may depend on the clock", p)
+		}
+	}
+}
+
+// TestLogicalIDsAreDeclared keeps Names.LogicalIDs, which the collision
+// check relies on, in step with the resources the template really holds.
+func TestLogicalIDsAreDeclared(t *testing.T) {
+	res := compiler.Compile(readCase(t, "../testdata/golden/multi-policy"), compiler.Options{Now: goldenNow})
+	if res.Diagnostics.HasErrors() {
+		t.Fatal(res.Diagnostics)
+	}
+	declared := map[string]bool{compiler.LinuxSnapshotLogicalID: true}
+	for _, p := range res.Plan.Policies {
+		for _, id := range p.Names.LogicalIDs() {
+			declared[id] = true
+		}
+	}
+	var tmpl struct {
+		Resources map[string]any
+		Outputs   map[string]any
+	}
+	if err := json.Unmarshal(res.Files[compiler.TemplatePath], &tmpl); err != nil {
+		t.Fatal(err)
+	}
+	for id := range tmpl.Resources {
+		if !declared[id] {
+			t.Errorf("template resource %s is not in Names.LogicalIDs", id)
+		}
+	}
+	for id := range tmpl.Outputs {
+		if !declared[id] {
+			t.Errorf("template output %s is not in Names.LogicalIDs", id)
 		}
 	}
 }

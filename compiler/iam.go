@@ -134,7 +134,7 @@ func buildRoles(p *PolicyPlan) RoleSet {
 			Sid:      "RunSnapshotDocument",
 			Effect:   "Allow",
 			Action:   Strings{"ssm:SendCommand"},
-			Resource: Strings{arn("ssm", thisRegion, thisAccount, "document/"+n.CommandDocument)},
+			Resource: Strings{arn("ssm", thisRegion, thisAccount, "document/"+LinuxSnapshotDocument)},
 		},
 		{
 			Sid:       "OnTargetInstancesOnly",

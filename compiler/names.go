@@ -10,7 +10,6 @@ type Names struct {
 	// Logical is the CloudFormation logical-id prefix (PascalCase of Policy).
 	Logical string
 
-	CommandDocument  string
 	Runbook          string
 	Window           string
 	WindowTarget     string
@@ -23,6 +22,16 @@ type Names struct {
 	AutomationPolicy string
 	WindowPolicy     string
 }
+
+// LinuxSnapshotDocument is the one Command document every Linux policy of a
+// set runs: the script is the same for all, and each runbook passes its
+// policy's values. One copy keeps the template small (the script is tens of
+// kilobytes). Its name is fixed, so one account and region holds one set.
+const (
+	LinuxSnapshotDocument  = "ssm-backup-linux-snapshot"
+	LinuxSnapshotLogicalID = "LinuxSnapshotDocument"
+	LinuxSnapshotDir       = "shared/linux-snapshot/"
+)
 
 // IAMPath keeps the generated roles together in the account.
 const IAMPath = "/ssm-backup/"
@@ -42,7 +51,6 @@ func namesFor(policy string) Names {
 	return Names{
 		Policy:           policy,
 		Logical:          logicalID(policy),
-		CommandDocument:  "ssm-backup-" + policy + "-snapshot",
 		Runbook:          "ssm-backup-" + policy + "-backup",
 		Window:           "ssm-backup-" + policy,
 		WindowTarget:     "ssm-backup-" + policy + "-instances",
@@ -55,6 +63,22 @@ func namesFor(policy string) Names {
 		AutomationPolicy: "run-snapshot-command",
 		WindowPolicy:     "start-backup-runbook",
 	}
+}
+
+// logicalSuffixes are appended to Names.Logical to name the template
+// resources and outputs of one policy.
+var logicalSuffixes = []string{
+	"Runbook", "InstancePolicy", "InstanceRole", "InstanceProfile",
+	"AutomationRole", "WindowRole", "Window", "WindowTarget", "WindowTask",
+}
+
+// LogicalIDs returns every template logical id generated for the policy.
+func (n Names) LogicalIDs() []string {
+	out := make([]string, 0, len(logicalSuffixes))
+	for _, s := range logicalSuffixes {
+		out = append(out, n.Logical+s)
+	}
+	return out
 }
 
 // logicalID turns "mysql-fleet-2" into "MysqlFleet2". Distinct policy names

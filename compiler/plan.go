@@ -73,7 +73,10 @@ type SchedulePlan struct {
 func Lower(ps []*policies.Policy) (*Plan, diag.Diagnostics) {
 	plan := &Plan{}
 	var ds diag.Diagnostics
-	byLogical := map[string]*policies.Policy{}
+	// Every logical id of every policy must be unique in the template, and
+	// distinct names can collide: "a-1" and "a1" both give "A1". Checking
+	// whole ids rather than prefixes also covers the shared resources.
+	byLogical := map[string]*policies.Policy{LinuxSnapshotLogicalID: nil}
 	sorted := append([]*policies.Policy(nil), ps...)
 	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].Metadata.Name < sorted[j].Metadata.Name })
 	for _, p := range sorted {
@@ -82,21 +85,36 @@ func Lower(ps []*policies.Policy) (*Plan, diag.Diagnostics) {
 			ds = append(ds, diag.Errorf(p.Source.Value("spec"), "spec", "%s", err.Error()))
 			continue
 		}
-		if prev, ok := byLogical[pp.Names.Logical]; ok {
-			r := prev.Source.Value("metadata.name")
-			ds = append(ds, diag.Diagnostic{
+		if clash, prev, ok := logicalClash(byLogical, pp.Names); ok {
+			d := diag.Diagnostic{
 				Severity: diag.Error,
-				Summary:  fmt.Sprintf("policy name %q gives the same CloudFormation logical id %q as %q", p.Metadata.Name, pp.Names.Logical, prev.Metadata.Name),
-				Detail:   fmt.Sprintf("%q is defined at %s:%d:%d; rename one of them so that their names differ in more than hyphens", prev.Metadata.Name, r.File, r.Start.Line, r.Start.Column),
+				Summary:  fmt.Sprintf("policy name %q gives the CloudFormation logical id %q, which is already used", p.Metadata.Name, clash),
+				Detail:   "the shared documents use it; rename the policy",
 				Range:    p.Source.Value("metadata.name"),
 				Path:     "metadata.name",
-			})
+			}
+			if prev != nil {
+				r := prev.Source.Value("metadata.name")
+				d.Detail = fmt.Sprintf("policy %q, defined at %s:%d:%d, uses it too; rename one of them so that their names differ in more than hyphens", prev.Metadata.Name, r.File, r.Start.Line, r.Start.Column)
+			}
+			ds = append(ds, d)
 			continue
 		}
-		byLogical[pp.Names.Logical] = p
+		for _, id := range pp.Names.LogicalIDs() {
+			byLogical[id] = p
+		}
 		plan.Policies = append(plan.Policies, pp)
 	}
 	return plan, ds
+}
+
+func logicalClash(used map[string]*policies.Policy, n Names) (string, *policies.Policy, bool) {
+	for _, id := range n.LogicalIDs() {
+		if prev, ok := used[id]; ok {
+			return id, prev, true
+		}
+	}
+	return "", nil, false
 }
 
 func lowerPolicy(p *policies.Policy) (*PolicyPlan, error) {

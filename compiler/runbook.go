@@ -37,8 +37,12 @@ const (
 // buildRunbook is the Automation runbook the maintenance window runs once
 // per target instance: check the instance can take the command, run the
 // snapshot command document, and expose its result.
-func buildRunbook(p *PolicyPlan) documents.AutomationDocument {
+func buildRunbook(p *PolicyPlan, snapshotParams map[string][]string) documents.AutomationDocument {
 	n := p.Names
+	params := map[string][]string{documents.ParamRunID: {"{{ automation:EXECUTION_ID }}"}}
+	for k, v := range snapshotParams {
+		params[k] = v
+	}
 	doc := documents.AutomationDocument{
 		SchemaVersion: "0.3",
 		Description:   p.Description + " — snapshots one instance (ssm-backup policy " + n.Policy + ").",
@@ -95,11 +99,9 @@ func buildRunbook(p *PolicyPlan) documents.AutomationDocument {
 				OnFailure:      "Abort",
 				TimeoutSeconds: p.RunCommandTimeoutSeconds,
 				Inputs: runCommandInputs{
-					DocumentName: n.CommandDocument,
-					InstanceIds:  []string{"{{ InstanceId }}"},
-					Parameters: map[string][]string{
-						"RunId": {"{{ automation:EXECUTION_ID }}"},
-					},
+					DocumentName:   LinuxSnapshotDocument,
+					InstanceIds:    []string{"{{ InstanceId }}"},
+					Parameters:     params,
 					TimeoutSeconds: p.RunCommandTimeoutSeconds,
 					Comment:        "ssm-backup " + n.Policy,
 				},

@@ -24,10 +24,12 @@ type fakeAWS struct {
 	calls   []string
 	inputs  []any
 	answers map[string][]func(in any) (any, error)
+	// repeated answer every call of an operation once its queue is empty.
+	repeated map[string]func(in any) (any, error)
 }
 
 func newFake(t *testing.T) *fakeAWS {
-	f := &fakeAWS{t: t, answers: map[string][]func(any) (any, error){}}
+	f := &fakeAWS{t: t, answers: map[string][]func(any) (any, error){}, repeated: map[string]func(any) (any, error){}}
 	t.Cleanup(func() {
 		for op, q := range f.answers {
 			if len(q) > 0 && !t.Failed() {
@@ -43,6 +45,11 @@ func (f *fakeAWS) on(op string, answers ...func(in any) (any, error)) *fakeAWS {
 	return f
 }
 
+func (f *fakeAWS) always(op string, answer func(in any) (any, error)) *fakeAWS {
+	f.repeated[op] = answer
+	return f
+}
+
 func call[In, Out any](f *fakeAWS, op string, in In) (Out, error) {
 	f.mu.Lock()
 	f.calls = append(f.calls, op)
@@ -51,6 +58,8 @@ func call[In, Out any](f *fakeAWS, op string, in In) (Out, error) {
 	var next func(any) (any, error)
 	if len(q) > 0 {
 		next, f.answers[op] = q[0], q[1:]
+	} else {
+		next = f.repeated[op]
 	}
 	f.mu.Unlock()
 	var zero Out

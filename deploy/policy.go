@@ -51,7 +51,8 @@ type grant struct {
 // credentials, to create, read, update and delete each resource type the
 // compiler emits: the handler permissions of CloudFormation's published
 // resource provider schemas, less what the generated properties never use
-// (users and groups, document attachments, permissions boundaries aside).
+// (attaching policies to users and groups, reading document attachments
+// from S3).
 var resourceGrants = map[string][]grant{
 	"AWS::IAM::Role": {{scopeRole, []string{
 		"iam:CreateRole", "iam:GetRole", "iam:UpdateRole", "iam:UpdateRoleDescription", "iam:UpdateAssumeRolePolicy", "iam:DeleteRole",

@@ -153,6 +153,68 @@ func LinuxSnapshotCommand(s LinuxSnapshot) (CommandDocument, error) {
 	if description == "" {
 		description = fmt.Sprintf("ssm-backup %s: %s-consistent EBS snapshots of the instance's volumes, taken on the instance.", s.PolicyName, s.Consistency)
 	}
+	return linuxSnapshotDocument(description, s.TimeoutSeconds, runCommand, map[string]any{
+		ParamPolicyName:        s.PolicyName,
+		ParamConsistency:       s.Consistency,
+		ParamExcludeBootVolume: strconv.FormatBool(s.ExcludeBootVolume),
+		ParamMounts:            mounts,
+		ParamMaxFreezeSeconds:  strconv.Itoa(s.MaxFreezeSeconds),
+		ParamSnapshotTags:      tags,
+		ParamRunID:             "",
+		ParamClient:            ClientAuto,
+	}), nil
+}
+
+// SharedLinuxSnapshotTimeoutSeconds bounds the shared document's step: the
+// longest freeze budget plus the script's work before and after it.
+const SharedLinuxSnapshotTimeoutSeconds = 2*60 + 300
+
+// SharedLinuxSnapshotCommand builds the one Command document every Linux
+// policy of a set runs: the script is the same for all of them, and each
+// policy's runbook passes its own values (see LinuxSnapshotParameters). The
+// policy-specific parameters have no default, so a run that forgets one
+// fails instead of snapshotting with another policy's settings.
+func SharedLinuxSnapshotCommand(description string) (CommandDocument, error) {
+	runCommand, err := linuxSnapshotRunCommand()
+	if err != nil {
+		return CommandDocument{}, err
+	}
+	return linuxSnapshotDocument(description, SharedLinuxSnapshotTimeoutSeconds, runCommand, map[string]any{
+		ParamMounts:       "",
+		ParamSnapshotTags: "[]",
+		ParamRunID:        "",
+		ParamClient:       ClientAuto,
+	}), nil
+}
+
+// LinuxSnapshotParameters returns the values a runbook passes to the shared
+// document for s, as aws:runCommand expects them (name → one value). RunId
+// and Client are left to the caller.
+func LinuxSnapshotParameters(s LinuxSnapshot) (map[string][]string, error) {
+	if err := s.validate(); err != nil {
+		return nil, err
+	}
+	tags, err := snapshotTagsValue(s.Tags)
+	if err != nil {
+		return nil, err
+	}
+	mounts := strings.Join(s.Mounts, " ")
+	if !mountsRE.MatchString(mounts) {
+		return nil, fmt.Errorf("documents: LinuxSnapshot.Mounts %q do not match %s", mounts, PatternMounts)
+	}
+	return map[string][]string{
+		ParamPolicyName:        {s.PolicyName},
+		ParamConsistency:       {s.Consistency},
+		ParamExcludeBootVolume: {strconv.FormatBool(s.ExcludeBootVolume)},
+		ParamMounts:            {mounts},
+		ParamMaxFreezeSeconds:  {strconv.Itoa(s.MaxFreezeSeconds)},
+		ParamSnapshotTags:      {tags},
+	}, nil
+}
+
+// linuxSnapshotDocument assembles the document; a parameter missing from
+// defaults has no default and must be passed.
+func linuxSnapshotDocument(description string, timeoutSeconds int, runCommand []string, defaults map[string]any) CommandDocument {
 	return CommandDocument{
 		SchemaVersion: "2.2",
 		Description:   description,
@@ -160,49 +222,49 @@ func LinuxSnapshotCommand(s LinuxSnapshot) (CommandDocument, error) {
 			ParamPolicyName: {
 				Type:           "String",
 				Description:    "Policy name, tagged as ssm-backup:policy on every snapshot (the IAM policy requires it).",
-				Default:        s.PolicyName,
+				Default:        defaults[ParamPolicyName],
 				AllowedPattern: PatternPolicyName,
 			},
 			ParamConsistency: {
 				Type:          "String",
 				Description:   "crash: no freeze. filesystem: sync and freeze the data file systems during the CreateSnapshots request.",
-				Default:       s.Consistency,
+				Default:       defaults[ParamConsistency],
 				AllowedValues: []string{ConsistencyCrash, ConsistencyFilesystem},
 			},
 			ParamExcludeBootVolume: {
 				Type:          "String",
 				Description:   "true: snapshot the data volumes only.",
-				Default:       strconv.FormatBool(s.ExcludeBootVolume),
+				Default:       defaults[ParamExcludeBootVolume],
 				AllowedValues: []string{"true", "false"},
 			},
 			ParamMounts: {
 				Type:           "String",
 				Description:    "Space-separated mount points to freeze. Empty: every ext4 or xfs file system on a data EBS volume of the instance. Never frozen: /, /tmp and the file systems of the SSM agent, its logs and the script.",
-				Default:        mounts,
+				Default:        defaults[ParamMounts],
 				AllowedPattern: PatternMounts,
 			},
 			ParamMaxFreezeSeconds: {
 				Type:           "String",
 				Description:    "Longest freeze in seconds (1-60). A watchdog thaws after it even if the script dies; the request gets what is left of it less a margin to thaw.",
-				Default:        strconv.Itoa(s.MaxFreezeSeconds),
+				Default:        defaults[ParamMaxFreezeSeconds],
 				AllowedPattern: PatternMaxFreezeSeconds,
 			},
 			ParamSnapshotTags: {
 				Type:           "String",
 				Description:    `User tags applied to the snapshots at creation, as a compact JSON array: [{"Key":"k","Value":"v"}]. Keys 1-128 and values 0-256 of A-Z a-z 0-9 space _ . : / = + @ -.`,
-				Default:        tags,
+				Default:        defaults[ParamSnapshotTags],
 				AllowedPattern: PatternSnapshotTags,
 			},
 			ParamRunID: {
 				Type:           "String",
 				Description:    "Id of the Automation execution that runs this command, tagged as ssm-backup:run-id. Empty when run on its own.",
-				Default:        "",
+				Default:        defaults[ParamRunID],
 				AllowedPattern: PatternRunID,
 			},
 			ParamClient: {
 				Type:          "String",
 				Description:   "How CreateSnapshots is sent: curl (--aws-sigv4, curl 7.75 or later, role credentials from instance metadata), cli (aws ec2 create-snapshots), auto (curl when possible, else the CLI).",
-				Default:       ClientAuto,
+				Default:       defaults[ParamClient],
 				AllowedValues: []string{ClientAuto, ClientCurl, ClientCLI},
 			},
 		},
@@ -211,11 +273,11 @@ func LinuxSnapshotCommand(s LinuxSnapshot) (CommandDocument, error) {
 			Name:         linuxSnapshotStep,
 			Precondition: &Precondition{StringEquals: []string{"platformType", "Linux"}},
 			Inputs: RunScriptInputs{
-				TimeoutSeconds: strconv.Itoa(s.TimeoutSeconds),
+				TimeoutSeconds: strconv.Itoa(timeoutSeconds),
 				RunCommand:     runCommand,
 			},
 		}},
-	}, nil
+	}
 }
 
 func (s LinuxSnapshot) validate() error {
@@ -293,5 +355,16 @@ func linuxSnapshotRunCommand() ([]string, error) {
 	for _, in := range linuxSnapshotInputs {
 		out = append(out, in.Variable+"='{{ "+in.Parameter+" }}'")
 	}
-	return append(out, lines[1:]...), nil
+	// Full-line comments and blank lines stay in the reviewed .sh file but
+	// not in the document: SSM limits a document's size, and the document
+	// is what runs. shellcheck directives are kept so the rendered command
+	// lints the same as the file.
+	for _, line := range lines[1:] {
+		trimmed := strings.TrimSpace(line)
+		if trimmed == "" || (strings.HasPrefix(trimmed, "#") && !strings.HasPrefix(trimmed, "# shellcheck")) {
+			continue
+		}
+		out = append(out, line)
+	}
+	return out, nil
 }

@@ -275,8 +275,22 @@ func TestLinuxSnapshotRunCommandHeader(t *testing.T) {
 			t.Errorf("parameter %s assigned %d times in the header, want 1", name, used[name])
 		}
 	}
-	if diff := cmp.Diff(script[1:], rc[2+len(linuxSnapshotInputs):]); diff != "" {
-		t.Errorf("runCommand after the header is not the script (-script +runCommand):\n%s", diff)
+	// After the header comes the script without its full-line comments and
+	// blank lines (shellcheck directives kept), every other line unchanged
+	// and in order.
+	var code []string
+	for _, line := range script[1:] {
+		trimmed := strings.TrimSpace(line)
+		if trimmed == "" || (strings.HasPrefix(trimmed, "#") && !strings.HasPrefix(trimmed, "# shellcheck")) {
+			continue
+		}
+		code = append(code, line)
+	}
+	if len(code) < len(script)/2 {
+		t.Fatalf("only %d of the script's %d lines are code; the comment filter is too eager", len(code), len(script))
+	}
+	if diff := cmp.Diff(code, rc[2+len(linuxSnapshotInputs):]); diff != "" {
+		t.Errorf("runCommand after the header is not the script's code (-script +runCommand):\n%s", diff)
 	}
 	// Placeholders appear in the header only, and never hold a user value.
 	for i, line := range rc {

@@ -2,9 +2,11 @@ package review
 
 import (
 	"bytes"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ssm-backup/ssm-backup/compiler"
@@ -42,11 +44,19 @@ func Compare(in Input) *Plan {
 		Notes:        append([]string{}, in.Notes...),
 	}
 	p.Files = diffFiles(in.Old.Files, in.New.Files)
-	changedFiles := map[string]bool{}
+	var changedFiles []string
 	for _, l := range [][]string{p.Files.Added, p.Files.Removed, p.Files.Changed} {
-		for _, f := range l {
-			changedFiles[f] = true
-		}
+		changedFiles = append(changedFiles, l...)
+	}
+	sort.Strings(changedFiles)
+
+	// The templates are needed when they differ; parse both while the
+	// policies are read.
+	templateChanged := !bytes.Equal(in.Old.Files[compiler.TemplatePath], in.New.Files[compiler.TemplatePath])
+	var parsing sync.WaitGroup
+	if templateChanged {
+		parsing.Go(func() { oldT.tmpl() })
+		parsing.Go(func() { newT.tmpl() })
 	}
 
 	names := map[string]bool{}
@@ -56,40 +66,60 @@ func Compare(in Input) *Plan {
 	for n := range newT.dirs {
 		names[n] = true
 	}
+	// A policy whose files are all the same is the same policy, unless a
+	// file it may depend on outside the policy directories (a document the
+	// set shares) changed; then every policy is read. Every document is
+	// also emitted as a file, so the template need not be looked at.
+	shared := false
+	for _, f := range changedFiles {
+		if !strings.HasPrefix(f, "policies/") && f != compiler.TemplatePath {
+			shared = true
+			break
+		}
+	}
+	var toRead []string
 	for _, name := range sortedKeys(names) {
 		od, inOld := oldT.dirs[name]
 		nd, inNew := newT.dirs[name]
-		switch {
-		case !inOld:
-			p.Policies = append(p.Policies, describe(Added, nil, newT.read(name), now))
+		if inOld && inNew && !shared && sameDir(od, nd) {
+			continue
+		}
+		toRead = append(toRead, name)
+	}
+	// Policies are read and compared in parallel; results keep name order.
+	results := make([]comparison, len(toRead))
+	work := make(chan int)
+	var workers sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), max(len(toRead), 1)) {
+		workers.Go(func() {
+			for i := range work {
+				results[i] = comparePolicy(toRead[i], oldT, newT, changedFiles, now)
+			}
+		})
+	}
+	for i := range toRead {
+		work <- i
+	}
+	close(work)
+	workers.Wait()
+	for _, r := range results {
+		p.Notes = append(p.Notes, r.notes...)
+		if r.change == nil {
+			continue
+		}
+		p.Policies = append(p.Policies, *r.change)
+		switch r.change.Change {
+		case Added:
 			p.Counts.Added++
-		case !inNew:
-			p.Policies = append(p.Policies, describe(Removed, oldT.read(name), nil, now))
+		case Removed:
 			p.Counts.Removed++
 		default:
-			// A self-contained directory whose files are all the same holds
-			// the same policy; skip reading it.
-			if sameDir(od, nd) && nd[commandFile] != nil && nd[runbookFile] != nil {
-				continue
-			}
-			c := describe(Changed, oldT.read(name), newT.read(name), now)
-			if c.empty() {
-				prefix := compiler.PolicyDir(name)
-				for _, f := range sortedKeys(changedFiles) {
-					if strings.HasPrefix(f, prefix) {
-						c.Files = append(c.Files, strings.TrimPrefix(f, prefix))
-					}
-				}
-				if len(c.Files) == 0 {
-					continue
-				}
-			}
-			p.Policies = append(p.Policies, c)
 			p.Counts.Changed++
 		}
 	}
+	parsing.Wait()
 
-	if !bytes.Equal(in.Old.Files[compiler.TemplatePath], in.New.Files[compiler.TemplatePath]) {
+	if templateChanged {
 		reps, notes := replacements(oldT.tmpl(), newT.tmpl())
 		p.Replacements = append(p.Replacements, reps...)
 		p.Notes = append(p.Notes, notes...)
@@ -108,8 +138,54 @@ func Compare(in Input) *Plan {
 
 	p.Notes = append(p.Notes, oldT.notes...)
 	p.Notes = append(p.Notes, newT.notes...)
+	sort.Strings(p.Notes[len(in.Notes):])
 	p.Changed = len(p.Files.Added)+len(p.Files.Removed)+len(p.Files.Changed) > 0
 	return p
+}
+
+// comparison is the outcome for one policy: nil when nothing changes.
+type comparison struct {
+	change *PolicyChange
+	notes  []string
+}
+
+// comparePolicy reads and compares one policy; changedFiles are the sorted
+// paths that differ between the trees.
+func comparePolicy(name string, oldT, newT *tree, changedFiles []string, now time.Time) comparison {
+	_, inOld := oldT.dirs[name]
+	_, inNew := newT.dirs[name]
+	var old, cur *policyState
+	var notes, more []string
+	if inOld {
+		old, notes = oldT.read(name)
+	}
+	if inNew {
+		cur, more = newT.read(name)
+		notes = append(notes, more...)
+	}
+	var c PolicyChange
+	switch {
+	case !inOld:
+		c = describe(Added, nil, cur, now)
+	case !inNew:
+		c = describe(Removed, old, nil, now)
+	default:
+		c = describe(Changed, old, cur, now)
+		if c.empty() {
+			prefix := compiler.PolicyDir(name)
+			i, _ := slices.BinarySearch(changedFiles, prefix)
+			for _, f := range changedFiles[i:] {
+				if !strings.HasPrefix(f, prefix) {
+					break
+				}
+				c.Files = append(c.Files, strings.TrimPrefix(f, prefix))
+			}
+			if len(c.Files) == 0 {
+				return comparison{notes: notes}
+			}
+		}
+	}
+	return comparison{change: &c, notes: notes}
 }
 
 func sameDir(a, b map[string][]byte) bool {

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
+	"github.com/ssm-backup/ssm-backup/compiler"
 	"github.com/ssm-backup/ssm-backup/schedule"
 )
 
@@ -38,6 +40,10 @@ func (p *Plan) Markdown() []byte {
 	}
 	for _, c := range p.Policies {
 		writePolicy(&b, c)
+	}
+	if shared := p.sharedFiles(); len(shared) > 0 {
+		fmt.Fprintf(&b, "### Shared by every policy\n\n%s %s: every policy that uses %s runs the new version from the next deploy on.\n\n",
+			codeList(shared), plural(len(shared), "differs", "differ"), plural(len(shared), "it", "them"))
 	}
 	if len(p.Replacements) > 0 {
 		b.WriteString("### Resources CloudFormation replaces\n\n")
@@ -90,6 +96,21 @@ func (p *Plan) Markdown() []byte {
 	return []byte(strings.TrimRight(b.String(), "\n") + "\n")
 }
 
+// sharedFiles are the files that differ outside the policy directories,
+// the template and the summary: documents and scripts the set shares.
+func (p *Plan) sharedFiles() []string {
+	var out []string
+	for _, l := range [][]string{p.Files.Added, p.Files.Removed, p.Files.Changed} {
+		for _, f := range l {
+			if !strings.HasPrefix(f, "policies/") && f != compiler.TemplatePath && f != compiler.SummaryPath {
+				out = append(out, f)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
 func (p *Plan) headline() string {
 	c := p.Counts
 	var parts []string
@@ -119,6 +140,9 @@ func (p *Plan) headline() string {
 		}
 	}
 	if len(parts) == 0 {
+		if len(p.sharedFiles()) > 0 {
+			return "Files every policy shares change; no policy's settings do."
+		}
 		return "Generated files differ, but no policy's behaviour changes."
 	}
 	return strings.Join(parts, " · ") + "."
@@ -140,14 +164,14 @@ func writePolicy(b *strings.Builder, c PolicyChange) {
 	if c.Schedule != nil {
 		writeSchedule(b, c.Change, c.Schedule)
 	}
-	if c.Retention != nil {
+	if c.Retention != nil && c.Change != Removed {
 		writeRetention(b, c.Change, c.Retention)
 	}
 	if len(c.Snapshot) > 0 {
 		if c.Change == Changed {
 			b.WriteString("**Snapshots**\n\n| setting | before | after |\n|---|---|---|\n")
 			for _, s := range c.Snapshot {
-				fmt.Fprintf(b, "| %s | %s | %s |\n", s.Setting, cell(settingText(s.Setting, s.Old)), cell(settingText(s.Setting, s.New)))
+				fmt.Fprintf(b, "| %s | %s | %s |\n", settingLabel(s.Setting), cell(settingText(s.Setting, s.Old)), cell(settingText(s.Setting, s.New)))
 			}
 			b.WriteString("\n")
 		} else {
@@ -157,7 +181,7 @@ func writePolicy(b *strings.Builder, c PolicyChange) {
 				if c.Change == Removed {
 					v = s.Old
 				}
-				parts = append(parts, s.Setting+" "+settingText(s.Setting, v))
+				parts = append(parts, settingLabel(s.Setting)+" "+settingText(s.Setting, v))
 			}
 			fmt.Fprintf(b, "**Snapshots:** %s\n\n", strings.Join(parts, "; "))
 		}
@@ -214,8 +238,27 @@ func scheduleText(s *Schedule) string {
 }
 
 func windowText(s *Schedule) string {
-	return fmt.Sprintf("open %d h, no new instance in the last %d h; %s at a time, stop after %s %s",
-		s.DurationHours, s.CutoffHours, s.MaxConcurrency, s.MaxErrors, plural(atoi(s.MaxErrors), "error", "errors"))
+	open := fmt.Sprintf("open %d h", s.DurationHours)
+	if s.CutoffHours > 0 {
+		open += fmt.Sprintf(", no new instance in the last %d h", s.CutoffHours)
+	}
+	return fmt.Sprintf("%s; %s at a time, stop after %s %s", open, s.MaxConcurrency, s.MaxErrors, plural(atoi(s.MaxErrors), "error", "errors"))
+}
+
+// settingLabels names the snapshot settings for people.
+var settingLabels = map[string]string{
+	"consistency":      "consistency",
+	"volumes":          "volumes",
+	"mounts":           "frozen mounts",
+	"maxFreezeSeconds": "max freeze",
+	"snapshotTags":     "snapshot tags",
+}
+
+func settingLabel(name string) string {
+	if l, ok := settingLabels[name]; ok {
+		return l
+	}
+	return name
 }
 
 func writeSchedule(b *strings.Builder, change string, sc *ScheduleChange) {
@@ -307,9 +350,6 @@ func writeRetention(b *strings.Builder, change string, rc *RetentionChange) {
 	switch change {
 	case Added:
 		fmt.Fprintf(b, "**Retention:** %s.\n\n", rc.New.Text)
-		return
-	case Removed:
-		fmt.Fprintf(b, "**Retention:** %s.\n\n", rc.Explanation)
 		return
 	}
 	fmt.Fprintf(b, "**Retention**\n\n- before: %s\n- after: %s\n", rc.Old.Text, rc.New.Text)

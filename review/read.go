@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/ssm-backup/ssm-backup/compiler"
 )
@@ -39,15 +40,29 @@ type policyState struct {
 
 type setting struct{ name, value string }
 
-// tree is one compiled set, indexed by policy.
+// tree is one compiled set, indexed by policy. Policies may be read from
+// several goroutines at once: the template is parsed once, on first use.
 type tree struct {
 	label string // "old" or "new", for notes
 	files compiler.Files
 	// dirs maps a policy name to its files, by path relative to its directory.
 	dirs     map[string]map[string][]byte
-	template *templateFile // parsed on first use
-	tmplRead bool
-	notes    []string
+	tmplOnce sync.Once
+	template *templateFile
+	// defaults caches the parameter defaults of command documents found
+	// outside the policy directories, by document name.
+	mu       sync.Mutex
+	defaults map[string]docDefaults
+	// notes says what of the tree as a whole could not be read.
+	notes []string
+}
+
+// docDefaults are the parameter defaults of a command document; found is
+// false when there is no such document.
+type docDefaults struct {
+	params map[string]string
+	found  bool
+	err    error
 }
 
 func newTree(label string, files compiler.Files) *tree {
@@ -72,8 +87,14 @@ func newTree(label string, files compiler.Files) *tree {
 	return t
 }
 
-func (t *tree) notef(format string, args ...any) {
-	t.notes = append(t.notes, fmt.Sprintf("%s set: ", t.label)+fmt.Sprintf(format, args...))
+// policyReader reads one policy of a tree and collects what it could not read.
+type policyReader struct {
+	t     *tree
+	notes []string
+}
+
+func (r *policyReader) notef(format string, args ...any) {
+	r.notes = append(r.notes, fmt.Sprintf("%s set: ", r.t.label)+fmt.Sprintf(format, args...))
 }
 
 // templateFile is the part of the CloudFormation template the review reads.
@@ -87,34 +108,34 @@ type templateResource struct {
 }
 
 func (t *tree) tmpl() *templateFile {
-	if t.tmplRead {
-		return t.template
-	}
-	t.tmplRead = true
-	b, ok := t.files[compiler.TemplatePath]
-	if !ok {
-		return nil
-	}
-	var tf templateFile
-	if err := json.Unmarshal(b, &tf); err != nil {
-		t.notef("%s cannot be read: %v", compiler.TemplatePath, err)
-		return nil
-	}
-	t.template = &tf
+	t.tmplOnce.Do(func() {
+		b, ok := t.files[compiler.TemplatePath]
+		if !ok {
+			return
+		}
+		var tf templateFile
+		if err := json.Unmarshal(b, &tf); err != nil {
+			t.notes = append(t.notes, fmt.Sprintf("%s set: %s cannot be read: %v", t.label, compiler.TemplatePath, err))
+			return
+		}
+		t.template = &tf
+	})
 	return t.template
 }
 
 // documentContent finds the content of the SSM document called name in the
-// template, for documents that are not emitted as a file of the policy
-// (a document shared by the set, say).
+// template, for documents that are not files of the policy (a document the
+// set shares, say). Only resources whose properties hold the quoted name
+// are decoded.
 func (t *tree) documentContent(name string) json.RawMessage {
 	tf := t.tmpl()
 	if tf == nil || name == "" {
 		return nil
 	}
+	quoted := []byte(strconv.Quote(name))
 	for _, id := range sortedKeys(tf.Resources) {
 		r := tf.Resources[id]
-		if r.Type != "AWS::SSM::Document" {
+		if r.Type != "AWS::SSM::Document" || !bytes.Contains(r.Properties, quoted) {
 			continue
 		}
 		var props struct {
@@ -128,17 +149,71 @@ func (t *tree) documentContent(name string) json.RawMessage {
 	return nil
 }
 
-// read builds the state of one policy from its files.
-func (t *tree) read(name string) *policyState {
+// sharedDefaults returns the parameter defaults of the command document
+// called name: from the template, or else from the one command document
+// file outside the policy directories, when there is exactly one.
+func (t *tree) sharedDefaults(name string) docDefaults {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if d, ok := t.defaults[name]; ok {
+		return d
+	}
+	content := t.documentContent(name)
+	if content == nil {
+		var found []string
+		for p := range t.files {
+			if path.Base(p) == commandFile && !strings.HasPrefix(p, "policies/") {
+				found = append(found, p)
+			}
+		}
+		if len(found) == 1 {
+			content = t.files[found[0]]
+		}
+	}
+	d := docDefaults{}
+	if content != nil {
+		d.params, d.err = parameterDefaults(content)
+		d.found = true
+	}
+	if t.defaults == nil {
+		t.defaults = map[string]docDefaults{}
+	}
+	t.defaults[name] = d
+	return d
+}
+
+// parameterDefaults reads the default of every parameter of a document.
+func parameterDefaults(content []byte) (map[string]string, error) {
+	var doc struct {
+		Parameters map[string]struct {
+			Default json.RawMessage `json:"default"`
+		} `json:"parameters"`
+	}
+	if err := json.Unmarshal(content, &doc); err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	for k, p := range doc.Parameters {
+		if v, ok := scalar(p.Default); ok {
+			out[k] = v
+		}
+	}
+	return out, nil
+}
+
+// read builds the state of one policy from its files, and says what it
+// could not read.
+func (t *tree) read(name string) (*policyState, []string) {
+	r := &policyReader{t: t}
 	dir := t.dirs[name]
 	st := &policyState{name: name, retention: Retention{Rule: RuleNone}}
-	taskDocument := t.readWindow(st, dir)
-	steps := t.readRunbook(name, dir, taskDocument)
+	taskDocument := r.readWindow(st, dir)
+	steps := r.readRunbook(name, dir, taskDocument)
 	st.retention = retentionFromSteps(steps)
 	st.copies, st.archive = copiesFromSteps(steps)
-	st.snapshot = t.readSnapshot(name, dir, steps)
-	st.roles = t.readRoles(name, dir)
-	return st
+	st.snapshot = r.readSnapshot(name, dir, steps)
+	st.roles = r.readRoles(name, dir)
+	return st, r.notes
 }
 
 // windowInputs is the part of maintenance-window.json the review reads.
@@ -165,15 +240,15 @@ type windowInputs struct {
 
 // readWindow reads schedule and targets, and returns the name of the
 // runbook the window's task runs.
-func (t *tree) readWindow(st *policyState, dir map[string][]byte) string {
+func (r *policyReader) readWindow(st *policyState, dir map[string][]byte) string {
 	b, ok := dir[windowFile]
 	if !ok {
-		t.notef("policy %s has no %s: its schedule and targets are not compared", st.name, windowFile)
+		r.notef("policy %s has no %s: its schedule and targets are not compared", st.name, windowFile)
 		return ""
 	}
 	var w windowInputs
 	if err := json.Unmarshal(b, &w); err != nil {
-		t.notef("policies/%s/%s cannot be read: %v", st.name, windowFile, err)
+		r.notef("policies/%s/%s cannot be read: %v", st.name, windowFile, err)
 		return ""
 	}
 	cw, task := w.CreateMaintenanceWindow, w.RegisterTaskWithMaintenanceWindow
@@ -205,24 +280,27 @@ type step struct {
 	Name   string          `json:"name"`
 	Action string          `json:"action"`
 	Inputs json.RawMessage `json:"inputs"`
+	// payload caches payloadOf.
+	payload map[string]json.RawMessage
+	decoded bool
 }
 
 // readRunbook returns the steps of the runbook: the policy's own file, or
 // the document the window's task names, from the template.
-func (t *tree) readRunbook(name string, dir map[string][]byte, taskDocument string) []step {
+func (r *policyReader) readRunbook(name string, dir map[string][]byte, taskDocument string) []*step {
 	content, where := dir[runbookFile], "policies/"+name+"/"+runbookFile
 	if content == nil {
-		content, where = t.documentContent(taskDocument), "the template's document "+taskDocument
+		content, where = r.t.documentContent(taskDocument), "the template's document "+taskDocument
 	}
 	if content == nil {
-		t.notef("policy %s: no runbook found: retention, copies and archive are not compared", name)
+		r.notef("policy %s: no runbook found: retention, copies and archive are not compared", name)
 		return nil
 	}
 	var doc struct {
-		MainSteps []step `json:"mainSteps"`
+		MainSteps []*step `json:"mainSteps"`
 	}
 	if err := json.Unmarshal(content, &doc); err != nil {
-		t.notef("%s cannot be read: %v", where, err)
+		r.notef("%s cannot be read: %v", where, err)
 		return nil
 	}
 	return doc.MainSteps
@@ -230,9 +308,16 @@ func (t *tree) readRunbook(name string, dir map[string][]byte, taskDocument stri
 
 // payloadOf returns the keys of a step's inputs, merged with those of its
 // InputPayload (aws:executeScript), as raw JSON values.
-func payloadOf(s step) map[string]json.RawMessage {
+func payloadOf(s *step) map[string]json.RawMessage {
+	if !s.decoded {
+		s.payload, s.decoded = decodePayload(s.Inputs), true
+	}
+	return s.payload
+}
+
+func decodePayload(inputs json.RawMessage) map[string]json.RawMessage {
 	var in map[string]json.RawMessage
-	if json.Unmarshal(s.Inputs, &in) != nil {
+	if json.Unmarshal(inputs, &in) != nil {
 		return nil
 	}
 	var payload map[string]json.RawMessage
@@ -306,7 +391,8 @@ func retentionFrom(m map[string]json.RawMessage) (Retention, bool) {
 	minKeep, _ := intOf(m, "MinKeep")
 	switch {
 	case count > 0:
-		return Retention{Rule: RuleCount, KeepCount: count, MinKeep: minKeep}, true
+		// minKeep cannot exceed a count, so it says nothing more.
+		return Retention{Rule: RuleCount, KeepCount: count}, true
 	case age > 0:
 		return Retention{Rule: RuleMaxAge, MaxAgeDays: age, MinKeep: max(minKeep, 1)}, true
 	}
@@ -315,7 +401,7 @@ func retentionFrom(m map[string]json.RawMessage) (Retention, bool) {
 
 // retentionFromSteps reads the prune step: the step whose inputs carry a
 // retention rule and that is not a copy. None when there is no such step.
-func retentionFromSteps(steps []step) Retention {
+func retentionFromSteps(steps []*step) Retention {
 	for _, s := range steps {
 		if isCopyStep(s) {
 			continue
@@ -327,14 +413,14 @@ func retentionFromSteps(steps []step) Retention {
 	return Retention{Rule: RuleNone}
 }
 
-func isCopyStep(s step) bool {
+func isCopyStep(s *step) bool {
 	if strings.Contains(strings.ToLower(s.Name), "copy") {
 		return true
 	}
 	return stringOf(payloadOf(s), "Api") == "CopySnapshot"
 }
 
-func isArchiveStep(s step) bool {
+func isArchiveStep(s *step) bool {
 	if strings.Contains(strings.ToLower(s.Name), "archive") {
 		return true
 	}
@@ -345,7 +431,7 @@ func isArchiveStep(s step) bool {
 // step per destination (DestinationRegion, DestinationAccount and an
 // optional retention in its inputs), or one step with a list of them
 // (Copies or Destinations).
-func copiesFromSteps(steps []step) ([]Copy, *Archive) {
+func copiesFromSteps(steps []*step) ([]Copy, *Archive) {
 	var copies []Copy
 	var archive *Archive
 	for _, s := range steps {
@@ -394,7 +480,7 @@ func copiesFromSteps(steps []step) ([]Copy, *Archive) {
 // values the runbook's aws:runCommand step passes. The command document is
 // the policy's own file or, when the set shares one, the document the step
 // names, from the template.
-func (t *tree) readSnapshot(name string, dir map[string][]byte, steps []step) []setting {
+func (r *policyReader) readSnapshot(name string, dir map[string][]byte, steps []*step) []setting {
 	params := map[string]string{}
 	var passed map[string]json.RawMessage
 	docName := ""
@@ -409,26 +495,21 @@ func (t *tree) readSnapshot(name string, dir map[string][]byte, steps []step) []
 		}
 		break
 	}
-	content := dir[commandFile]
-	if content == nil {
-		content = t.documentContent(docName)
-	}
-	if content == nil {
-		t.notef("policy %s: no command document found: its snapshot settings are not compared", name)
+	var defaults docDefaults
+	if content, ok := dir[commandFile]; ok {
+		defaults.found = true
+		defaults.params, defaults.err = parameterDefaults(content)
 	} else {
-		var doc struct {
-			Parameters map[string]struct {
-				Default json.RawMessage `json:"default"`
-			} `json:"parameters"`
-		}
-		if err := json.Unmarshal(content, &doc); err != nil {
-			t.notef("policy %s: the command document cannot be read: %v", name, err)
-		}
-		for k, p := range doc.Parameters {
-			if v, ok := scalar(p.Default); ok {
-				params[k] = v
-			}
-		}
+		defaults = r.t.sharedDefaults(docName)
+	}
+	switch {
+	case !defaults.found && len(passed) == 0:
+		r.notef("policy %s: no command document found: its snapshot settings are not compared", name)
+	case defaults.err != nil:
+		r.notef("policy %s: the command document cannot be read: %v", name, defaults.err)
+	}
+	for k, v := range defaults.params {
+		params[k] = v
 	}
 	for k, raw := range passed {
 		if v, ok := scalar(raw); ok && !strings.Contains(v, "{{") {
@@ -473,7 +554,7 @@ func tagsText(v string) string {
 }
 
 // readRoles reads iam/<role>-policy.json of the policy.
-func (t *tree) readRoles(name string, dir map[string][]byte) map[string][]permissionEntry {
+func (r *policyReader) readRoles(name string, dir map[string][]byte) map[string][]permissionEntry {
 	roles := map[string][]permissionEntry{}
 	for _, rel := range sortedKeys(dir) {
 		if !strings.HasPrefix(rel, iamDir) || !strings.HasSuffix(rel, policySuffix) || strings.Contains(rel[len(iamDir):], "/") {
@@ -482,7 +563,7 @@ func (t *tree) readRoles(name string, dir map[string][]byte) map[string][]permis
 		role := strings.TrimSuffix(path.Base(rel), policySuffix)
 		perms, err := permissions(dir[rel])
 		if err != nil {
-			t.notef("policies/%s/%s cannot be read: %v", name, rel, err)
+			r.notef("policies/%s/%s cannot be read: %v", name, rel, err)
 			continue
 		}
 		roles[role] = perms

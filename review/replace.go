@@ -104,11 +104,11 @@ func replacements(old, new *templateFile) ([]Replacement, []string) {
 		}
 	}
 	// Follow references until nothing more is replaced.
-	for grew := true; grew; {
+	for grew := len(replaced) > 0; grew; {
 		grew = false
 		for _, id := range ids {
 			n := new.Resources[id]
-			if _, ok := old.Resources[id]; !ok || replaced[id] != nil {
+			if _, ok := old.Resources[id]; !ok || replaced[id] != nil || len(createOnly[n.Type]) == 0 || !mentionsAny(n.Properties, replaced) {
 				continue
 			}
 			np := propsOf(id, n)
@@ -137,6 +137,21 @@ func replacements(old, new *templateFile) ([]Replacement, []string) {
 		out = append(out, *replaced[id])
 	}
 	return out, notes
+}
+
+// mentionsAny reports whether raw may refer to one of the ids: a reference
+// holds the id in quotes (Ref, Fn::GetAtt) or after "${" (Fn::Sub). It
+// spares decoding the properties of resources that cannot.
+func mentionsAny(raw json.RawMessage, ids map[string]*Replacement) bool {
+	if len(ids) > 64 {
+		return true // checking would cost more than decoding
+	}
+	for id := range ids {
+		if bytes.Contains(raw, []byte(`"`+id+`"`)) || bytes.Contains(raw, []byte("${"+id)) {
+			return true
+		}
+	}
+	return false
 }
 
 // lookup follows a property path such as "Name" or "Target/Key".

@@ -12,8 +12,8 @@ func retentionText(r Retention) string {
 	case RuleCount:
 		return fmt.Sprintf("keeps the newest %d %s of each instance", r.KeepCount, plural(r.KeepCount, "snapshot set", "snapshot sets"))
 	case RuleMaxAge:
-		return fmt.Sprintf("keeps each instance's snapshot sets for %d %s, and never fewer than the newest %d",
-			r.MaxAgeDays, plural(r.MaxAgeDays, "day", "days"), max(r.MinKeep, 1))
+		return fmt.Sprintf("keeps each instance's snapshot sets for %d %s, and always %s",
+			r.MaxAgeDays, plural(r.MaxAgeDays, "day", "days"), newest(r.MinKeep))
 	}
 	return "keeps every snapshot set: nothing is deleted"
 }
@@ -71,8 +71,8 @@ func retentionChange(old, new Retention, sched *Schedule, now time.Time) *Retent
 		case RuleCount:
 			c.Explanation = fmt.Sprintf("the policy had no retention: the next run deletes every snapshot set of each instance but the newest %d, however many have accumulated", new.KeepCount)
 		default:
-			c.Explanation = fmt.Sprintf("the policy had no retention: the next run deletes every snapshot set older than %d %s (keeping at least the newest %d of each instance), however many have accumulated",
-				new.MaxAgeDays, plural(new.MaxAgeDays, "day", "days"), max(new.MinKeep, 1))
+			c.Explanation = fmt.Sprintf("the policy had no retention: the next run deletes every snapshot set older than %d %s (keeping %s of each instance), however many have accumulated",
+				new.MaxAgeDays, plural(new.MaxAgeDays, "day", "days"), newest(new.MinKeep))
 		}
 	case old.Rule == RuleCount && new.Rule == RuleCount:
 		if new.KeepCount < old.KeepCount {
@@ -108,13 +108,20 @@ func retentionChange(old, new Retention, sched *Schedule, now time.Time) *Retent
 			c.Explanation = fmt.Sprintf("minKeep %d keeps at least the %d sets the old count kept: nothing more is deleted", max(new.MinKeep, 1), old.KeepCount)
 			break
 		}
-		c.DeletesExisting = true
-		c.Explanation = fmt.Sprintf("the rule changes from a count to an age: of the %d newest sets the old rule kept, those older than %d %s are deleted on the next run (at least the newest %d stay)",
-			old.KeepCount, new.MaxAgeDays, plural(new.MaxAgeDays, "day", "days"), max(new.MinKeep, 1))
-		if n := runsWithin(sched, now, time.Duration(new.MaxAgeDays)*day); n > 0 && n >= old.KeepCount {
-			c.DeletesExisting = false
+		n := runsWithin(sched, now, time.Duration(new.MaxAgeDays)*day)
+		kept := max(n, new.MinKeep, 1)
+		switch {
+		case n > 0 && kept >= old.KeepCount:
 			c.Explanation = fmt.Sprintf("the rule changes from a count to an age: at this schedule about %d sets fall within %d %s, at least the %d the old count kept; nothing more is deleted",
-				n, new.MaxAgeDays, plural(new.MaxAgeDays, "day", "days"), old.KeepCount)
+				kept, new.MaxAgeDays, plural(new.MaxAgeDays, "day", "days"), old.KeepCount)
+		case n > 0:
+			c.DeletesExisting = true
+			c.Explanation = fmt.Sprintf("the rule changes from a count to an age: at this schedule about %d sets fall within %d %s, and the old count kept %d, so the next run deletes about %d sets of each instance",
+				kept, new.MaxAgeDays, plural(new.MaxAgeDays, "day", "days"), old.KeepCount, old.KeepCount-kept)
+		default:
+			c.DeletesExisting = true
+			c.Explanation = fmt.Sprintf("the rule changes from a count to an age: of the %d newest sets the old rule kept, those older than %d %s are deleted on the next run (%s stays)",
+				old.KeepCount, new.MaxAgeDays, plural(new.MaxAgeDays, "day", "days"), newest(new.MinKeep))
 		}
 	case old.Rule == RuleMaxAge && new.Rule == RuleCount:
 		n := runsWithin(sched, now, time.Duration(old.MaxAgeDays)*day)
@@ -132,6 +139,14 @@ func retentionChange(old, new Retention, sched *Schedule, now time.Time) *Retent
 		}
 	}
 	return c
+}
+
+// newest says "the newest one" or "the newest 3".
+func newest(n int) string {
+	if n <= 1 {
+		return "the newest one"
+	}
+	return fmt.Sprintf("the newest %d", n)
 }
 
 func plural(n int, one, many string) string {

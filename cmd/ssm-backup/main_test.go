@@ -94,7 +94,7 @@ func TestCompileWritesAndChecks(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("compile: exit %d\n%s", code, stderr)
 	}
-	for _, p := range []string{"summary.md", "cloudformation/template.json", "policies/cli-test/command-document.json", "policies/cli-test/linux-snapshot.sh"} {
+	for _, p := range []string{"summary.md", "cloudformation/template.json", "policies/cli-test/automation-runbook.json", "shared/linux-snapshot/command-document.json", "shared/linux-snapshot/linux-snapshot.sh"} {
 		if _, err := os.Stat(filepath.Join(out, p)); err != nil {
 			t.Errorf("missing %s: %v", p, err)
 		}
