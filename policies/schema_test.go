@@ -151,10 +151,23 @@ func toJSON(v any) (any, error) {
 // schema, as an editor would.
 func TestSchemaAcceptsValidPolicies(t *testing.T) {
 	s := compileSchema(t)
-	for _, file := range corpusFiles(t, "valid") {
+	files := corpusFiles(t, "valid")
+	// The example repository and the golden cases are policies users copy:
+	// they must satisfy the schema their first line points editors to.
+	for _, pattern := range []string{"../examples/policies/*.yaml", "../testdata/golden/*/*.yaml"} {
+		more, err := filepath.Glob(pattern)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, more...)
+	}
+	if len(files) < 15 {
+		t.Fatalf("only %d policy files found", len(files))
+	}
+	for _, file := range files {
 		for i, doc := range yamlDocuments(t, file) {
 			if err := s.Validate(doc); err != nil {
-				t.Errorf("%s, document %d: %v", filepath.Base(file), i+1, err)
+				t.Errorf("%s, document %d: %v", file, i+1, err)
 			}
 		}
 	}

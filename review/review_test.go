@@ -372,6 +372,14 @@ func TestUnchangedButDifferentFiles(t *testing.T) {
 	if md := string(plan.Markdown()); strings.Contains(md, "No changes.") || !strings.Contains(md, "`linux-snapshot.sh` differs") {
 		t.Errorf("Markdown:\n%s", md)
 	}
+	// A file the set shares is reported once, not under each policy.
+	shared := clone(old)
+	shared["shared/example/script.sh"] = []byte("#!/bin/sh\n")
+	plan = Compare(Input{Old: Side{Files: old}, New: Side{Files: shared}, Now: testNow})
+	md := string(plan.Markdown())
+	if !plan.Changed || len(plan.Policies) != 0 || !strings.Contains(md, "### Shared by every policy\n\n`shared/example/script.sh` differs") {
+		t.Errorf("shared file: %+v\n%s", plan.Policies, md)
+	}
 	same := Compare(Input{Old: Side{Files: old}, New: Side{Files: clone(old)}, Now: testNow})
 	if same.Changed || !strings.Contains(string(same.Markdown()), "No changes.") {
 		t.Errorf("identical trees: %+v", same)
