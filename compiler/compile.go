@@ -1,6 +1,7 @@
 package compiler
 
 import (
+	"sort"
 	"time"
 
 	"github.com/ssm-backup/ssm-backup/diag"
@@ -56,8 +57,9 @@ func Compile(files []policies.File, opts Options) Result {
 	if res.Diagnostics.HasErrors() {
 		return res
 	}
+	byPolicy := warningsByPolicy(ps, ds)
 	for _, pp := range plan.Policies {
-		pp.Warnings = warningsFor(pp.Names.Policy, ps, ds)
+		pp.Warnings = byPolicy[pp.Names.Policy]
 	}
 	res.Plan = plan
 	out, err := Emit(plan, opts)
@@ -69,33 +71,35 @@ func Compile(files []policies.File, opts Options) Result {
 	return res
 }
 
-// warningsFor picks the warnings that fall inside one policy's document.
-func warningsFor(name string, ps []*policies.Policy, ds diag.Diagnostics) diag.Diagnostics {
-	var out diag.Diagnostics
+// warningsByPolicy attributes each warning to the policy whose document
+// holds it: the last document of the same file that starts at or before the
+// warning's line.
+func warningsByPolicy(ps []*policies.Policy, ds diag.Diagnostics) map[string]diag.Diagnostics {
+	type docStart struct {
+		line int
+		name string
+	}
+	byFile := map[string][]docStart{}
 	for _, p := range ps {
-		if p.Metadata.Name != name || p.Source == nil {
+		if p.Source == nil {
 			continue
 		}
-		for _, d := range ds.Warnings() {
-			if d.Range.File == p.Source.File && inDocument(d.Range, p, ps) {
-				out = append(out, d)
-			}
+		byFile[p.Source.File] = append(byFile[p.Source.File], docStart{p.Source.Range.Start.Line, p.Metadata.Name})
+	}
+	for _, starts := range byFile {
+		sort.Slice(starts, func(i, j int) bool { return starts[i].line < starts[j].line })
+	}
+	out := map[string]diag.Diagnostics{}
+	for _, d := range ds {
+		if d.Severity != diag.Warning {
+			continue
 		}
+		starts := byFile[d.Range.File]
+		i := sort.Search(len(starts), func(i int) bool { return starts[i].line > d.Range.Start.Line }) - 1
+		if i < 0 {
+			continue
+		}
+		out[starts[i].name] = append(out[starts[i].name], d)
 	}
 	return out
-}
-
-// inDocument reports whether r lies in p's document: at or after its start
-// and before the start of the next document of the same file.
-func inDocument(r diag.Range, p *policies.Policy, ps []*policies.Policy) bool {
-	start := p.Source.Range.Start.Line
-	end := int(^uint(0) >> 1)
-	for _, q := range ps {
-		if q.Source != nil && q.Source.File == p.Source.File && q.Source.Doc > p.Source.Doc {
-			if l := q.Source.Range.Start.Line; l < end {
-				end = l
-			}
-		}
-	}
-	return r.Start.Line >= start && r.Start.Line < end
 }

@@ -218,7 +218,7 @@ func plural(n int, one, many string) string {
 	return many
 }
 
+var mdEscaper = strings.NewReplacer("|", "\\|", "\n", " ")
+
 // md escapes the characters that would break a Markdown table cell.
-func md(s string) string {
-	return strings.NewReplacer("|", "\\|", "\n", " ").Replace(s)
-}
+func md(s string) string { return mdEscaper.Replace(s) }

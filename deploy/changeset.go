@@ -66,8 +66,8 @@ func ResourceChanges(changes []types.Change) []ResourceChange {
 		out = append(out, r)
 	}
 	sort.SliceStable(out, func(i, j int) bool {
-		if ai, aj := actionOrder(out[i].Action), actionOrder(out[j].Action); ai != aj {
-			return ai < aj
+		if oi, oj := actionOrder(out[i].Action), actionOrder(out[j].Action); oi != oj {
+			return oi < oj
 		}
 		return out[i].LogicalID < out[j].LogicalID
 	})

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -15,6 +16,7 @@ type compileOptions struct {
 	check  bool
 	strict bool
 	now    string
+	output string
 }
 
 func newCompileCmd(io *streams) *cobra.Command {
@@ -39,10 +41,29 @@ DIR differs from what the policies compile to.`,
 	f.BoolVar(&opts.check, "check", false, "compare DIR with the compiled output instead of writing; exit 1 when stale")
 	f.BoolVar(&opts.strict, "strict", false, "treat warnings as errors")
 	f.StringVar(&opts.now, "now", "", "RFC 3339 instant the summary lists next runs from (default: now; with --check: the instant recorded in DIR)")
+	f.StringVar(&opts.output, "output", outputText, "also write the result to stdout as json (files written, stale files, diagnostics): text or json")
 	return cmd
 }
 
 func runCompile(io *streams, opts *compileOptions) error {
+	if err := checkOutput(opts.output); err != nil {
+		return err
+	}
+	result := newCompileResult(opts.outDir, opts.check)
+	err := compileTo(io, opts, result)
+	if opts.output == outputJSON && result.OutputDir != "" {
+		var ee *exitError
+		if err == nil || (errors.As(err, &ee) && ee.code == exitInvalid) {
+			result.OK = err == nil
+			if werr := writeJSON(io.out, result); werr != nil {
+				return werr
+			}
+		}
+	}
+	return err
+}
+
+func compileTo(io *streams, opts *compileOptions, result *compileResult) error {
 	if opts.outDir == "" {
 		return usageError("compile needs an output directory: -o DIR")
 	}
@@ -61,11 +82,20 @@ func runCompile(io *streams, opts *compileOptions) error {
 	}
 	res := compiler.Compile(files, compiler.Options{Now: now, Strict: opts.strict})
 	res.Diagnostics.Print(io.err)
+	result.Diagnostics = jsonDiagnostics(res.Diagnostics)
 	if res.Diagnostics.HasErrors() {
 		n := len(res.Diagnostics.Errors())
 		return &exitError{code: exitInvalid, err: fmt.Errorf("%d %s; nothing written", n, plural(n, "error", "errors"))}
 	}
+	result.Files = res.Files.Paths()
 	if opts.check {
+		if opts.output == outputJSON {
+			have, err := readTree(opts.outDir)
+			if err != nil {
+				return &exitError{code: exitInvalid, err: fmt.Errorf("cannot read %s: %w", opts.outDir, err)}
+			}
+			result.Stale = staleFiles(have, res.Files)
+		}
 		diffs, err := compareTree(opts.outDir, res.Files)
 		if err != nil {
 			return &exitError{code: exitInvalid, err: err}
@@ -80,6 +110,7 @@ func runCompile(io *streams, opts *compileOptions) error {
 		return nil
 	}
 	if err := writeTree(opts.outDir, res.Files); err != nil {
+		result.Files = []string{}
 		return &exitError{code: exitInvalid, err: err}
 	}
 	fmt.Fprintf(io.err, "wrote %d files for %d %s to %s\n", len(res.Files), len(res.Plan.Policies), plural(len(res.Plan.Policies), "policy", "policies"), opts.outDir)

@@ -92,5 +92,6 @@ Exit status: 0 ok, 1 invalid policy or stale output, 2 usage, 3 deploy failed.`,
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError("%s", err) })
 	root.AddCommand(newCompileCmd(io), newValidateCmd(io), newSchemaCmd(io))
 	root.AddCommand(newDeployCmd(io))
+	root.AddCommand(newPlanCmd(io))
 	return root
 }

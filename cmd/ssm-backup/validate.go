@@ -11,6 +11,7 @@ import (
 type validateOptions struct {
 	paths  []string
 	strict bool
+	output string
 }
 
 func newValidateCmd(io *streams) *cobra.Command {
@@ -24,16 +25,29 @@ func newValidateCmd(io *streams) *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVar(&opts.strict, "strict", false, "treat warnings as errors")
+	cmd.Flags().StringVar(&opts.output, "output", outputText, "also write the result to stdout as json (diagnostics with ranges and codes): text or json")
 	return cmd
 }
 
 func runValidate(io *streams, opts *validateOptions) error {
+	if err := checkOutput(opts.output); err != nil {
+		return err
+	}
 	files, err := readPolicyFiles(opts.paths)
 	if err != nil {
 		return err
 	}
 	ps, ds := compiler.Check(files, opts.strict)
 	ds.Print(io.err)
+	if opts.output == outputJSON {
+		res := validateResult{Valid: !ds.HasErrors(), Policies: []string{}, Errors: len(ds.Errors()), Warnings: len(ds.Warnings()), Diagnostics: jsonDiagnostics(ds)}
+		for _, p := range ps {
+			res.Policies = append(res.Policies, p.Metadata.Name)
+		}
+		if err := writeJSON(io.out, res); err != nil {
+			return err
+		}
+	}
 	if ds.HasErrors() {
 		n := len(ds.Errors())
 		return &exitError{code: exitInvalid, err: fmt.Errorf("%d %s", n, plural(n, "error", "errors"))}
