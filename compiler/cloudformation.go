@@ -200,7 +200,7 @@ func addPolicyResources(t *Template, p *PolicyPlan, a *policyArtifacts) {
 		DependsOn: []string{LinuxSnapshotLogicalID},
 		Properties: documentProperties{
 			Name: n.Runbook, DocumentType: "Automation", DocumentFormat: "JSON",
-			UpdateMethod: "NewVersion", Content: a.runbook, Tags: tags,
+			UpdateMethod: "NewVersion", Content: a.runbookJSON, Tags: tags,
 		},
 	}
 	// The instance permissions are a managed policy so that fleets whose

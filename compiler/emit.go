@@ -1,8 +1,12 @@
 package compiler
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
+	"runtime"
 	"sort"
+	"sync"
 
 	"github.com/ssm-backup/ssm-backup/documents"
 )
@@ -33,6 +37,9 @@ type policyArtifacts struct {
 	runbook documents.AutomationDocument
 	window  WindowInputs
 	roles   RoleSet
+	// runbookJSON is the runbook, compact: the standalone file and the
+	// template's document content are rendered from the same bytes.
+	runbookJSON json.RawMessage
 }
 
 func build(p *PolicyPlan) (*policyArtifacts, error) {
@@ -40,57 +47,159 @@ func build(p *PolicyPlan) (*policyArtifacts, error) {
 	if err != nil {
 		return nil, fmt.Errorf("policy %s: %w", p.Names.Policy, err)
 	}
-	return &policyArtifacts{
+	a := &policyArtifacts{
 		runbook: buildRunbook(p, params),
 		window:  buildWindow(p),
 		roles:   buildRoles(p),
-	}, nil
+	}
+	if a.runbookJSON, err = compactJSON(a.runbook); err != nil {
+		return nil, fmt.Errorf("policy %s: runbook: %w", p.Names.Policy, err)
+	}
+	return a, nil
 }
 
-// Emit renders the plan into files. now is the instant from which the
-// summary lists next runs; nothing else depends on it.
-func Emit(plan *Plan, opts Options) (Files, error) {
-	files := Files{}
-	tmpl := &Template{
-		AWSTemplateFormatVersion: "2010-09-09",
-		Description:              "ssm-backup: consistent EBS snapshots on a schedule, from reviewed policies",
-		Resources:                map[string]Resource{},
-		Outputs:                  map[string]Output{},
+// policyOutput is everything emitted for one policy, rendered by a worker.
+type policyOutput struct {
+	artifacts *policyArtifacts
+	files     Files
+	resources map[string]json.RawMessage
+	outputs   map[string]json.RawMessage
+	err       error
+}
+
+// renderedTemplate is the template with every resource already rendered.
+type renderedTemplate struct {
+	AWSTemplateFormatVersion string                     `json:"AWSTemplateFormatVersion"`
+	Description              string                     `json:"Description"`
+	Resources                map[string]json.RawMessage `json:"Resources"`
+	Outputs                  map[string]json.RawMessage `json:"Outputs,omitempty"`
+}
+
+// emitPolicy renders one policy's files and template resources. It touches
+// nothing shared, so policies are rendered in parallel.
+func emitPolicy(p *PolicyPlan) policyOutput {
+	a, err := build(p)
+	if err != nil {
+		return policyOutput{err: err}
 	}
-	var all []*policyArtifacts
-	for _, p := range plan.Policies {
-		a, err := build(p)
+	out := policyOutput{artifacts: a, files: Files{}}
+	dir := PolicyDir(p.Names.Policy)
+	for _, f := range []struct {
+		name string
+		v    any
+	}{
+		{"automation-runbook.json", a.runbookJSON},
+		{"maintenance-window.json", a.window},
+		{"iam/instance-policy.json", a.roles.InstancePolicy},
+		{"iam/instance-trust.json", a.roles.InstanceTrust},
+		{"iam/automation-policy.json", a.roles.AutomationPolicy},
+		{"iam/automation-trust.json", a.roles.AutomationTrust},
+		{"iam/window-policy.json", a.roles.WindowPolicy},
+		{"iam/window-trust.json", a.roles.WindowTrust},
+	} {
+		b, err := indentJSON(f.v)
+		if err != nil {
+			return policyOutput{err: fmt.Errorf("policy %s: %s: %w", p.Names.Policy, f.name, err)}
+		}
+		out.files[dir+f.name] = b
+	}
+	frag := &Template{Resources: map[string]Resource{}, Outputs: map[string]Output{}}
+	addPolicyResources(frag, p, a)
+	if out.resources, err = compactEach(frag.Resources); err == nil {
+		out.outputs, err = compactEach(frag.Outputs)
+	}
+	if err != nil {
+		return policyOutput{err: fmt.Errorf("policy %s: template: %w", p.Names.Policy, err)}
+	}
+	return out
+}
+
+func compactEach[V any](m map[string]V) (map[string]json.RawMessage, error) {
+	out := make(map[string]json.RawMessage, len(m))
+	for k, v := range m {
+		b, err := compactJSON(v)
 		if err != nil {
 			return nil, err
 		}
-		all = append(all, a)
-		dir := PolicyDir(p.Names.Policy)
-		put := func(name string, v any) error {
-			b, err := documents.MarshalIndent(v)
-			if err != nil {
-				return fmt.Errorf("policy %s: %s: %w", p.Names.Policy, name, err)
+		out[k] = b
+	}
+	return out, nil
+}
+
+// compactJSON marshals without HTML escaping (scripts hold < > &).
+func compactJSON(v any) (json.RawMessage, error) {
+	if raw, ok := v.(json.RawMessage); ok {
+		return raw, nil
+	}
+	b, err := documents.MarshalIndent(v)
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, b); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// indentJSON renders v as the indented, newline-terminated JSON of every
+// emitted file.
+func indentJSON(v any) ([]byte, error) {
+	raw, ok := v.(json.RawMessage)
+	if !ok {
+		return documents.MarshalIndent(v)
+	}
+	var buf bytes.Buffer
+	if err := json.Indent(&buf, raw, "", "  "); err != nil {
+		return nil, err
+	}
+	buf.WriteByte('\n')
+	return buf.Bytes(), nil
+}
+
+// Emit renders the plan into files. opts.Now is the instant from which the
+// summary lists next runs; nothing else depends on it.
+func Emit(plan *Plan, opts Options) (Files, error) {
+	results := make([]policyOutput, len(plan.Policies))
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				results[i] = emitPolicy(plan.Policies[i])
 			}
-			files[dir+name] = b
-			return nil
+		}()
+	}
+	for i := range plan.Policies {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+
+	files := Files{}
+	tmpl := &renderedTemplate{
+		AWSTemplateFormatVersion: "2010-09-09",
+		Description:              "ssm-backup: consistent EBS snapshots on a schedule, from reviewed policies",
+		Resources:                map[string]json.RawMessage{},
+		Outputs:                  map[string]json.RawMessage{},
+	}
+	all := make([]*policyArtifacts, 0, len(results))
+	for _, r := range results {
+		if r.err != nil {
+			return nil, r.err
 		}
-		for _, f := range []struct {
-			name string
-			v    any
-		}{
-			{"automation-runbook.json", a.runbook},
-			{"maintenance-window.json", a.window},
-			{"iam/instance-policy.json", a.roles.InstancePolicy},
-			{"iam/instance-trust.json", a.roles.InstanceTrust},
-			{"iam/automation-policy.json", a.roles.AutomationPolicy},
-			{"iam/automation-trust.json", a.roles.AutomationTrust},
-			{"iam/window-policy.json", a.roles.WindowPolicy},
-			{"iam/window-trust.json", a.roles.WindowTrust},
-		} {
-			if err := put(f.name, f.v); err != nil {
-				return nil, err
-			}
+		all = append(all, r.artifacts)
+		for k, v := range r.files {
+			files[k] = v
 		}
-		addPolicyResources(tmpl, p, a)
+		for k, v := range r.resources {
+			tmpl.Resources[k] = v
+		}
+		for k, v := range r.outputs {
+			tmpl.Outputs[k] = v
+		}
 	}
 	if len(plan.Policies) > 0 {
 		shared, err := documents.SharedLinuxSnapshotCommand("ssm-backup: consistent EBS snapshots of a Linux instance's volumes, taken on the instance. Run by the backup runbook of each Linux policy, which passes the policy's settings.")
@@ -103,7 +212,15 @@ func Emit(plan *Plan, opts Options) (Files, error) {
 		}
 		files[LinuxSnapshotDir+"command-document.json"] = b
 		files[LinuxSnapshotDir+"linux-snapshot.sh"] = documents.LinuxSnapshotScript()
-		addSharedResources(tmpl, shared)
+		frag := &Template{Resources: map[string]Resource{}}
+		addSharedResources(frag, shared)
+		rendered, err := compactEach(frag.Resources)
+		if err != nil {
+			return nil, err
+		}
+		for k, v := range rendered {
+			tmpl.Resources[k] = v
+		}
 	}
 	b, err := documents.MarshalIndent(tmpl)
 	if err != nil {

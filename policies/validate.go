@@ -1355,7 +1355,7 @@ func (v *validator) dstAmbiguous() {
 // reported once per pair, at the later policy, and names the earlier one.
 func sameTargets(vs []*validator) diag.Diagnostics {
 	// Only policies with the same key set can match; group by it, then by
-	// the values of the first key, so large sets are not compared pairwise.
+	// the values of one key, so large sets are not compared pairwise.
 	type entry struct {
 		v    *validator
 		keys []string
@@ -1381,8 +1381,22 @@ func sameTargets(vs []*validator) diag.Diagnostics {
 		if len(group) < 2 {
 			continue
 		}
-		first := group[0].keys[0]
-		byValue := map[string][]int{} // value of the first key → positions in group
+		// Index by the key with the most distinct values in the group, so
+		// that policies sharing a common key (Backup: yes) are not all
+		// compared with each other.
+		first, most := "", -1
+		for _, k := range group[0].keys {
+			distinct := map[string]bool{}
+			for _, e := range group {
+				for _, val := range e.v.p.Spec.Targets.Tags[k] {
+					distinct[val] = true
+				}
+			}
+			if len(distinct) > most {
+				first, most = k, len(distinct)
+			}
+		}
+		byValue := map[string][]int{} // value of that key → positions in group
 		seen := map[[2]int]bool{}
 		for gi, e := range group {
 			for _, val := range e.v.p.Spec.Targets.Tags[first] {
