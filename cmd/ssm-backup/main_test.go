@@ -44,7 +44,7 @@ func TestUsageErrorsExit2(t *testing.T) {
 	for _, args := range [][]string{
 		{"frobnicate"},
 		{"compile", "--no-such-flag"},
-		{"compile", "x.yaml"},                  // no -o
+		{"compile", "x.yaml"}, // no -o
 		{"compile", "does-not-exist", "-o", t.TempDir()},
 		{"validate"},
 		{"schema", "extra"},
