@@ -284,7 +284,14 @@ func describe(kind string, old, new *policyState, now time.Time) PolicyChange {
 		c.Retention = retentionChange(o.retention, n.retention, n.schedule, now)
 	}
 
-	c.Snapshot = diffSettings(o.snapshot, n.snapshot)
+	switch {
+	case old == nil:
+		c.Snapshot = allSettings(n.snapshot, false)
+	case new == nil:
+		c.Snapshot = allSettings(o.snapshot, true)
+	default:
+		c.Snapshot = diffSettings(o.snapshot, n.snapshot)
+	}
 
 	if !slices.EqualFunc(o.copies, n.copies, sameCopy) {
 		c.Copies = &CopiesChange{Old: nonNil(o.copies), New: nonNil(n.copies)}
@@ -360,6 +367,19 @@ func withRuns(s *Schedule, now time.Time, runs bool) *Schedule {
 		}
 	}
 	return &out
+}
+
+// allSettings lists every setting of an added (or removed) policy.
+func allSettings(ss []setting, removed bool) []SettingChange {
+	var out []SettingChange
+	for _, s := range ss {
+		if removed {
+			out = append(out, SettingChange{Setting: s.name, Old: s.value})
+		} else {
+			out = append(out, SettingChange{Setting: s.name, New: s.value})
+		}
+	}
+	return out
 }
 
 // diffSettings compares snapshot settings by name, in the order the reader

@@ -42,8 +42,16 @@ func (p *Plan) Markdown() []byte {
 		writePolicy(&b, c)
 	}
 	if shared := p.sharedFiles(); len(shared) > 0 {
-		fmt.Fprintf(&b, "### Shared by every policy\n\n%s %s: every policy that uses %s runs the new version from the next deploy on.\n\n",
-			codeList(shared), plural(len(shared), "differs", "differ"), plural(len(shared), "it", "them"))
+		b.WriteString("### Shared by the policies\n\n")
+		changed := false
+		for _, f := range shared {
+			fmt.Fprintf(&b, "- %s %s\n", f.status, code(f.path))
+			changed = changed || f.status == "changed"
+		}
+		if changed {
+			b.WriteString("\nEvery policy that uses a changed file runs the new version from the next deploy on.\n")
+		}
+		b.WriteString("\n")
 	}
 	if len(p.Replacements) > 0 {
 		b.WriteString("### Resources CloudFormation replaces\n\n")
@@ -96,18 +104,23 @@ func (p *Plan) Markdown() []byte {
 	return []byte(strings.TrimRight(b.String(), "\n") + "\n")
 }
 
+type fileStatus struct{ status, path string }
+
 // sharedFiles are the files that differ outside the policy directories,
 // the template and the summary: documents and scripts the set shares.
-func (p *Plan) sharedFiles() []string {
-	var out []string
-	for _, l := range [][]string{p.Files.Added, p.Files.Removed, p.Files.Changed} {
-		for _, f := range l {
+func (p *Plan) sharedFiles() []fileStatus {
+	var out []fileStatus
+	for _, l := range []struct {
+		status string
+		paths  []string
+	}{{"added", p.Files.Added}, {"removed", p.Files.Removed}, {"changed", p.Files.Changed}} {
+		for _, f := range l.paths {
 			if !strings.HasPrefix(f, "policies/") && f != compiler.TemplatePath && f != compiler.SummaryPath {
-				out = append(out, f)
+				out = append(out, fileStatus{l.status, f})
 			}
 		}
 	}
-	sort.Strings(out)
+	sort.Slice(out, func(i, j int) bool { return out[i].path < out[j].path })
 	return out
 }
 
@@ -181,7 +194,7 @@ func writePolicy(b *strings.Builder, c PolicyChange) {
 				if c.Change == Removed {
 					v = s.Old
 				}
-				parts = append(parts, settingLabel(s.Setting)+" "+settingText(s.Setting, v))
+				parts = append(parts, settingLabel(s.Setting)+": "+settingText(s.Setting, v))
 			}
 			fmt.Fprintf(b, "**Snapshots:** %s\n\n", strings.Join(parts, "; "))
 		}
@@ -365,7 +378,7 @@ func settingText(name, v string) string {
 	case v == "" && name == "mounts":
 		return "every ext4 and xfs data file system"
 	case v == "" && name == "snapshotTags":
-		return "none of the policy's own"
+		return "only ssm-backup's own"
 	case v == "":
 		return "—"
 	case name == "maxFreezeSeconds":

@@ -377,12 +377,26 @@ func TestUnchangedButDifferentFiles(t *testing.T) {
 	shared["shared/example/script.sh"] = []byte("#!/bin/sh\n")
 	plan = Compare(Input{Old: Side{Files: old}, New: Side{Files: shared}, Now: testNow})
 	md := string(plan.Markdown())
-	if !plan.Changed || len(plan.Policies) != 0 || !strings.Contains(md, "### Shared by every policy\n\n`shared/example/script.sh` differs") {
+	if !plan.Changed || len(plan.Policies) != 0 || !strings.Contains(md, "### Shared by the policies\n\n- added `shared/example/script.sh`\n") {
 		t.Errorf("shared file: %+v\n%s", plan.Policies, md)
 	}
 	same := Compare(Input{Old: Side{Files: old}, New: Side{Files: clone(old)}, Now: testNow})
 	if same.Changed || !strings.Contains(string(same.Markdown()), "No changes.") {
 		t.Errorf("identical trees: %+v", same)
+	}
+}
+
+// TestCreateOnlyCoversEmittedTypes fails when the compiler emits a resource
+// type whose replacement rules the review does not know.
+func TestCreateOnlyCoversEmittedTypes(t *testing.T) {
+	tf := newTree("new", compileText(t, testPolicy)).tmpl()
+	if tf == nil || len(tf.Resources) == 0 {
+		t.Fatal("the compiled template has no resources")
+	}
+	for id, r := range tf.Resources {
+		if _, ok := createOnly[r.Type]; !ok {
+			t.Errorf("%s is of type %s, which createOnly does not list; add it from its provider schema", id, r.Type)
+		}
 	}
 }
 
