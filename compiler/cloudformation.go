@@ -304,4 +304,6 @@ func addPolicyResources(t *Template, p *PolicyPlan, a *policyArtifacts) {
 		Description: "Maintenance window of policy " + n.Policy,
 		Value:       ref{Ref: l + "Window"},
 	}
+	// Recycle Bin rule, restore drill (lifecycle_cfn.go).
+	addLifecycleResources(t, p)
 }

@@ -64,6 +64,7 @@ type policyOutput struct {
 	files     Files
 	resources map[string]json.RawMessage
 	outputs   map[string]json.RawMessage
+	terraform terraformFragment
 	err       error
 }
 
@@ -103,6 +104,10 @@ func emitPolicy(p *PolicyPlan) policyOutput {
 		}
 		out.files[dir+f.name] = b
 	}
+	// Destination templates of shares, the restore drill (lifecycle_cfn.go).
+	if err := addLifecycleFiles(out.files, dir, p); err != nil {
+		return policyOutput{err: err}
+	}
 	frag := &Template{Resources: map[string]Resource{}, Outputs: map[string]Output{}}
 	addPolicyResources(frag, p, a)
 	if out.resources, err = compactEach(frag.Resources); err == nil {
@@ -111,6 +116,7 @@ func emitPolicy(p *PolicyPlan) policyOutput {
 	if err != nil {
 		return policyOutput{err: fmt.Errorf("policy %s: template: %w", p.Names.Policy, err)}
 	}
+	out.terraform = terraformPolicy(p, a)
 	return out
 }
 
@@ -131,15 +137,13 @@ func compactJSON(v any) (json.RawMessage, error) {
 	if raw, ok := v.(json.RawMessage); ok {
 		return raw, nil
 	}
-	b, err := documents.MarshalIndent(v)
-	if err != nil {
-		return nil, err
-	}
 	var buf bytes.Buffer
-	if err := json.Compact(&buf, b); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
 		return nil, err
 	}
-	return buf.Bytes(), nil
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
 
 // indentJSON renders v as the indented, newline-terminated JSON of every
@@ -185,10 +189,14 @@ func Emit(plan *Plan, opts Options) (Files, error) {
 		Resources:                map[string]json.RawMessage{},
 		Outputs:                  map[string]json.RawMessage{},
 	}
+	tf := newRenderedTerraform()
 	all := make([]*policyArtifacts, 0, len(results))
 	for _, r := range results {
 		if r.err != nil {
 			return nil, r.err
+		}
+		if err := tf.add(r.terraform); err != nil {
+			return nil, err
 		}
 		all = append(all, r.artifacts)
 		for k, v := range r.files {
@@ -221,12 +229,18 @@ func Emit(plan *Plan, opts Options) (Files, error) {
 		for k, v := range rendered {
 			tmpl.Resources[k] = v
 		}
+		if err := tf.add(terraformShared(shared)); err != nil {
+			return nil, err
+		}
 	}
-	b, err := documents.MarshalIndent(tmpl)
+	b, err := writeTemplate(tmpl)
 	if err != nil {
 		return nil, err
 	}
 	files[TemplatePath] = b
+	if files[TerraformPath], err = tf.render(); err != nil {
+		return nil, err
+	}
 	files[SummaryPath] = renderSummary(plan, all, opts)
 	return files, nil
 }

@@ -198,6 +198,8 @@ func buildRoles(p *PolicyPlan) RoleSet {
 			Condition: Condition{"StringEquals": {"iam:PassedToService": {"ssm.amazonaws.com"}}},
 		},
 	}}
+	// Copies, archive, write-once denials, the drill (lifecycle_iam.go).
+	addLifecycleStatements(p, &instance, &automation, &window)
 	return RoleSet{
 		InstancePolicy:          instance,
 		InstanceTrust:           serviceTrust("ec2.amazonaws.com", false),

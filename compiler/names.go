@@ -70,6 +70,10 @@ func namesFor(policy string) Names {
 var logicalSuffixes = []string{
 	"Runbook", "InstancePolicy", "InstanceRole", "InstanceProfile",
 	"AutomationRole", "WindowRole", "Window", "WindowTarget", "WindowTask",
+	// The lifecycle's (lifecycle_cfn.go, lifecycle_drill.go), reserved
+	// whether or not the policy uses them.
+	"RecycleBinRule", "DrillCheckDocument", "DrillRunbook", "DrillRole",
+	"DrillWindow", "DrillWindowTarget", "DrillWindowTask",
 }
 
 // LogicalIDs returns every template logical id generated for the policy.

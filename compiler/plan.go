@@ -36,6 +36,12 @@ type PolicyPlan struct {
 	RunCommandTimeoutSeconds int
 	// Retention is nil when the policy keeps every snapshot.
 	Retention *RetentionPlan
+	// Copies, Archive, Protection and Drill: the lifecycle beyond
+	// retention (lifecycle.go).
+	Copies     []CopyPlan
+	Archive    *ArchivePlan
+	Protection ProtectionPlan
+	Drill      *DrillPlan
 	// Warnings found by validation, carried into the summary.
 	Warnings diag.Diagnostics
 }
@@ -193,6 +199,9 @@ func lowerPolicy(p *policies.Policy) (*PolicyPlan, error) {
 			rp.MinKeep = *r.MinKeep
 		}
 		pp.Retention = rp
+	}
+	if err := lowerLifecycle(p, pp); err != nil {
+		return nil, err
 	}
 	return pp, nil
 }

@@ -1,8 +1,6 @@
 package compiler
 
 import (
-	"strconv"
-
 	"github.com/ssm-backup/ssm-backup/documents"
 )
 
@@ -113,33 +111,7 @@ func buildRunbook(p *PolicyPlan, snapshotParams map[string][]string) documents.A
 		},
 		Outputs: []string{"takeSnapshots.CommandId", "takeSnapshots.Output"},
 	}
-	last := &doc.MainSteps[len(doc.MainSteps)-1]
-	if p.Retention == nil {
-		last.IsEnd = true
-		return doc
-	}
-	// Pruning runs only after this run's snapshots were requested: a failed
-	// snapshot step aborts the runbook before anything is deleted.
-	doc.Parameters["PruneDryRun"] = documents.Parameter{
-		Type:          "String",
-		Description:   "true: report which snapshots retention would delete, and delete none.",
-		Default:       "false",
-		AllowedValues: []string{"false", "true"},
-	}
-	r := p.Retention
-	prune := documents.PruneSnapshotsStep("pruneSnapshots", documents.PruneInputs{
-		InstanceId: "{{ InstanceId }}",
-		PolicyName: n.Policy,
-		RunId:      "{{ automation:EXECUTION_ID }}",
-		KeepCount:  strconv.Itoa(r.KeepCount),
-		MaxAgeDays: strconv.Itoa(r.MaxAgeDays),
-		MinKeep:    strconv.Itoa(r.MinKeep),
-		DryRun:     "{{ PruneDryRun }}",
-	})
-	prune.IsEnd = true
-	doc.MainSteps = append(doc.MainSteps, prune)
-	for _, o := range prune.Outputs {
-		doc.Outputs = append(doc.Outputs, prune.Name+"."+o.Name)
-	}
+	// Copies, pruning and the archive tier (lifecycle_runbook.go).
+	addLifecycleSteps(&doc, p)
 	return doc
 }

@@ -40,12 +40,6 @@ func CheckSupported(ps []*policies.Policy) diag.Diagnostics {
 		if s.Windows != nil {
 			unsupported("spec.windows", "Windows settings (windows)")
 		}
-		if len(s.Copies) > 0 {
-			unsupported("spec.copies", "copies to other regions or accounts")
-		}
-		if s.Archive != nil {
-			unsupported("spec.archive", "the archive tier")
-		}
 		if s.RestoreDrill != nil {
 			unsupported("spec.restoreDrill", "restore drills")
 		}

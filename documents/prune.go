@@ -1,6 +1,9 @@
 package documents
 
-import _ "embed"
+import (
+	_ "embed"
+	"strings"
+)
 
 // pruneSnapshotsScript decides and applies a policy's retention rule to one
 // instance's snapshot sets; its module docstring states the algorithm.
@@ -29,16 +32,41 @@ type PruneInputs struct {
 	MinKeep string `json:"MinKeep"`
 	// DryRun "true" reports what would be deleted and deletes nothing.
 	DryRun string `json:"DryRun"`
+	// SourceRegion is this region ("{{ global:REGION }}"); required with
+	// Copies.
+	SourceRegion string `json:"SourceRegion,omitempty"`
+	// Copies are the regions whose copies (made by the copy step) are
+	// pruned too, each with its own rule. With Copies, KeepCount and
+	// MaxAgeDays may both be "0": only the copies are pruned.
+	Copies []PruneCopy `json:"Copies,omitempty"`
+	// ArchiveAfterDays moves kept, complete sets at least this many days
+	// old to the archive tier, except the newest complete set and this
+	// run's ("" : off). With it, KeepCount and MaxAgeDays may both be "0":
+	// nothing is deleted.
+	ArchiveAfterDays string `json:"ArchiveAfterDays,omitempty"`
+}
+
+// PruneCopy is the retention of the copies in one other region. Only
+// copies tagged with this policy, this instance and ssm-backup:source-region
+// = SourceRegion are ever deleted there.
+type PruneCopy struct {
+	Region     string `json:"Region"`
+	KeepCount  string `json:"KeepCount"`
+	MaxAgeDays string `json:"MaxAgeDays"`
+	MinKeep    string `json:"MinKeep"`
 }
 
 // executeScriptInputs are the inputs of aws:executeScript, as a struct so
 // that key order is fixed.
 type executeScriptInputs struct {
-	Runtime      string      `json:"Runtime"`
-	Handler      string      `json:"Handler"`
-	InputPayload PruneInputs `json:"InputPayload"`
-	Script       string      `json:"Script"`
+	Runtime      string `json:"Runtime"`
+	Handler      string `json:"Handler"`
+	InputPayload any    `json:"InputPayload"`
+	Script       string `json:"Script"`
 }
+
+// scriptRuntime is the aws:executeScript runtime of every embedded script.
+const scriptRuntime = "python3.11"
 
 // pruneTimeoutSeconds is the longest an aws:executeScript step may run.
 // The script stops starting new deletions well before it (its
@@ -52,17 +80,21 @@ const pruneTimeoutSeconds = 600
 //
 // Its outputs are name.Deleted and name.WouldDelete (snapshot ids),
 // name.Kept (set ids: run ids, or snapshot ids for snapshots without one)
-// and name.Errors; each list holds at most 100 entries. A denied EC2 call or
-// invalid input fails the step, and the runbook aborts.
+// and name.Errors; each list holds at most 100 entries. With Copies, also
+// name.CopyDeleted, name.CopyWouldDelete and name.CopyErrors ("region/"
+// and the entry). A denied EC2 call or invalid input fails the step, and the
+// runbook aborts. With ArchiveAfterDays, also name.Archived,
+// name.WouldArchive and name.ArchiveErrors (snapshot ids; a failed archive
+// is reported there and does not fail the step).
 func PruneSnapshotsStep(name string, in PruneInputs) AutomationStep {
-	return AutomationStep{
+	step := AutomationStep{
 		Name:           name,
 		Action:         "aws:executeScript",
 		Description:    "Delete the snapshot sets of this policy and instance that the retention rule no longer keeps.",
 		TimeoutSeconds: pruneTimeoutSeconds,
 		OnFailure:      "Abort",
 		Inputs: executeScriptInputs{
-			Runtime:      "python3.11",
+			Runtime:      scriptRuntime,
 			Handler:      "handler",
 			InputPayload: in,
 			Script:       pruneSnapshotsScript,
@@ -74,6 +106,23 @@ func PruneSnapshotsStep(name string, in PruneInputs) AutomationStep {
 			{Name: "Errors", Selector: "$.Payload.errors", Type: "StringList"},
 		},
 	}
+	if len(in.Copies) > 0 {
+		step.Description = "Delete the snapshot sets of this policy and instance, here and among the copies in other regions, that the retention rules no longer keep."
+		step.Outputs = append(step.Outputs,
+			StepOutput{Name: "CopyDeleted", Selector: "$.Payload.copyDeleted", Type: "StringList"},
+			StepOutput{Name: "CopyWouldDelete", Selector: "$.Payload.copyWouldDelete", Type: "StringList"},
+			StepOutput{Name: "CopyErrors", Selector: "$.Payload.copyErrors", Type: "StringList"},
+		)
+	}
+	if in.ArchiveAfterDays != "" {
+		step.Description = strings.TrimSuffix(step.Description, ".") + "; then move the older complete sets it keeps to the archive tier."
+		step.Outputs = append(step.Outputs,
+			StepOutput{Name: "Archived", Selector: "$.Payload.archived", Type: "StringList"},
+			StepOutput{Name: "WouldArchive", Selector: "$.Payload.wouldArchive", Type: "StringList"},
+			StepOutput{Name: "ArchiveErrors", Selector: "$.Payload.archiveErrors", Type: "StringList"},
+		)
+	}
+	return step
 }
 
 // PruneSnapshotsScript returns the prune script, for emitting it next to the

@@ -129,13 +129,14 @@ func TestPruneSnapshotsScriptEmbedded(t *testing.T) {
 }
 
 // TestPruneSnapshotsStepSize keeps the step well inside SSM's 64 KB limit
-// on a document's content, which the runbook's other steps share.
+// on a document's content, which the runbook's other steps share (the copy
+// step among them: TestCopyAndPruneStepsFitARunbook).
 func TestPruneSnapshotsStepSize(t *testing.T) {
 	b, err := MarshalIndent(PruneSnapshotsStep("pruneSnapshots", PruneInputs{}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	const limit = 24 << 10
+	const limit = 28 << 10
 	if len(b) > limit {
 		t.Errorf("prune step is %d bytes as JSON; keep it under %d", len(b), limit)
 	}

@@ -44,6 +44,7 @@ type Spec struct {
 	Retention    *Retention        `yaml:"retention,omitempty" json:"retention,omitempty" jsonschema:"description=How many snapshots or how long to keep them. Prunes only snapshots this policy created."`
 	Copies       []Copy            `yaml:"copies,omitempty" json:"copies,omitempty" jsonschema:"maxItems=5,description=Copies to other regions or accounts (at most 5 destinations)."`
 	Archive      *Archive          `yaml:"archive,omitempty" json:"archive,omitempty" jsonschema:"description=Move snapshots to the EBS archive tier after a while."`
+	Protection   *Protection       `yaml:"protection,omitempty" json:"protection,omitempty" jsonschema:"description=Extra protection of the snapshots against deletion. The generated roles never delete or share them anyway\\, except retention and the copies the policy asks for."`
 	Tags         map[string]string `yaml:"tags,omitempty" json:"tags,omitempty" jsonschema:"description=Tags applied to every snapshot at creation and to the generated resources: at most 40; ASCII letters\\, digits\\, spaces and _ . : / = + @ -; keys starting with aws: or ssm-backup: are reserved."`
 	RestoreDrill *RestoreDrill     `yaml:"restoreDrill,omitempty" json:"restoreDrill,omitempty" jsonschema:"description=A scheduled drill that proves the newest snapshot restores."`
 	Lint         *Lint             `yaml:"lint,omitempty" json:"lint,omitempty" jsonschema:"description=How ssm-backup checks this policy: warnings to leave out."`
@@ -153,6 +154,12 @@ type Copy struct {
 // Archive moves snapshots to the archive tier.
 type Archive struct {
 	After Duration `yaml:"after" json:"after" jsonschema:"required,description=Age at which a snapshot moves to the archive tier; at least 90d.,example=90d"`
+}
+
+// Protection guards the policy's snapshots beyond the write-once IAM the
+// compiler always generates.
+type Protection struct {
+	RecycleBinDays *int `yaml:"recycleBinDays,omitempty" json:"recycleBinDays,omitempty" jsonschema:"required,minimum=1,maximum=365,example=7,description=Keep deleted snapshots of this policy in the Recycle Bin for this many days (1 to 365)\\, where they can be recovered; they are billed as usual meanwhile. Covers the region the set is deployed to."`
 }
 
 // RestoreDrill schedules a restore test.

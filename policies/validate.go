@@ -460,6 +460,7 @@ func (v *validator) spec() {
 	}
 	v.copies()
 	v.archive()
+	v.protection()
 	v.snapshotTags()
 	v.restoreDrill()
 	v.lint()

@@ -8,6 +8,13 @@ Inputs (events): InstanceId, PolicyName, RunId (this run's execution id; all
 three non-empty), KeepCount and MaxAgeDays (int or decimal string; 0 or ""
 means not set; at least one must be set), MinKeep (>= 1), DryRun (bool or
 "true"/"false", default false), Now (optional ISO 8601 time, for tests).
+Optional, for copies to other regions (copy_snapshots.py makes them):
+Copies, a list of {Region, KeepCount, MaxAgeDays, MinKeep} (the retention of
+the copies in Region, read like the policy's), and SourceRegion (this
+region; required with Copies). With Copies, KeepCount and MaxAgeDays may both
+be 0: the copies are pruned and the snapshots here are not.
+Optional, for the archive tier: ArchiveAfterDays (int or decimal string; 0
+or "" means off); with it KeepCount and MaxAgeDays may both be 0 too.
 Invalid input raises ValueError before any AWS call.
 
 Algorithm
@@ -36,6 +43,20 @@ Algorithm
     deleted when strictly older than the newest kept good set; otherwise
     kept. With no kept good set none is deleted.
  7. Every other set is kept.
+Copies: after the snapshots here, each Copies region is pruned the same way
+by a client in that region, with that region's rule, the same RunId and
+DryRun, and one more condition for a snapshot to be own there: every value
+of its ssm-backup:source-region tag equals SourceRegion (at least one), so
+that only copies made from this region are ever deleted there.
+Archive (ArchiveAfterDays > 0), here only, after deleting: a kept set moves
+to the archive tier when it is good (every member completed), not the
+current set, not the newest good set, and its time is at least
+ArchiveAfterDays old. Its members still in the standard tier (StorageTier
+standard or absent, no RestoreExpiryTime) are archived by ModifySnapshotTier
+unless DescribeSnapshotTierStatus shows a tiering operation under way or a
+restore (a restored snapshot stays where someone put it). A failed call is
+reported in archiveErrors and the rest goes on; a denied one raises. Without
+a retention rule nothing is deleted and every good set may be archived.
 Deletion goes set by set, oldest first, members in snapshot id order. The
 first failed DeleteSnapshot of a set stops that set (report and continue with
 the next set): a set either goes whole or stays as whole as the failure left
@@ -51,7 +72,10 @@ kept sets newest first, then sets a failed delete left behind);
 deleted and wouldDelete (snapshot ids); skippedPending, partiallyDeleted,
 deferred (set ids); inUse (snapshot ids); errors (strings); foreignIgnored
 (int); totals (each list's full length); truncated (true when a list was cut
-to MAX_LISTED entries to keep the step output small).
+to MAX_LISTED entries to keep the step output small). With Copies, also
+copyDeleted, copyWouldDelete and copyErrors ("Region/" + the entry), and
+copies (each region's own report, lists cut to MAX_LISTED). With
+ArchiveAfterDays, also archived, wouldArchive and archiveErrors.
 """
 
 import dataclasses
@@ -66,12 +90,19 @@ from botocore.exceptions import BotoCoreError, ClientError
 TAG_POLICY = "ssm-backup:policy"
 TAG_INSTANCE = "ssm-backup:instance-id"
 TAG_RUN = "ssm-backup:run-id"
+TAG_SOURCE_REGION = "ssm-backup:source-region"
 DELETE_BUDGET_SECONDS = 480  # the step times out at 600
 MAX_LISTED = 100
 PAGE_SIZE = 1000
 DENIED_CODES = ("UnauthorizedOperation", "AccessDenied", "AccessDeniedException")
 LIST_KEYS = ("kept", "deleted", "wouldDelete", "skippedPending",
              "partiallyDeleted", "deferred", "inUse", "errors")
+COPY_LIST_KEYS = ("copyDeleted", "copyWouldDelete", "copyErrors")
+ARCHIVE_LIST_KEYS = ("archived", "wouldArchive", "archiveErrors")
+# Tiering operations after which a snapshot is left where it is.
+TIERING_LEAVE = ("archival-in-progress", "archival-completed", "temporary-restore-in-progress",
+                 "temporary-restore-completed", "permanent-restore-in-progress",
+                 "permanent-restore-completed")
 
 
 class PruneAccessDenied(PermissionError):
@@ -88,6 +119,18 @@ class Settings:
     min_keep: int
     dry_run: bool
     now: datetime.datetime
+    # Copies: [Settings] of the regions whose copies are pruned too.
+    copies: list = dataclasses.field(default_factory=list)
+    # Region of the copies these settings prune, "" for the snapshots here.
+    region: str = ""
+    # A copy is own only when its ssm-backup:source-region is this ("": any).
+    copies_from: str = ""
+    # Good sets at least this many days old go to the archive tier (0: off).
+    archive_after_days: int = 0
+
+    @property
+    def has_rule(self):
+        return self.keep_count > 0 or self.max_age_days > 0
 
 
 @dataclasses.dataclass
@@ -182,7 +225,31 @@ def parse_settings(events):
         dry_run=_bool_input(events, "DryRun"),
         now=now,
     )
-    if s.keep_count == 0 and s.max_age_days == 0:
+    s.archive_after_days = _int_input(events, "ArchiveAfterDays", 0, True)
+    copies = events.get("Copies")
+    if copies not in (None, "", []):
+        if not isinstance(copies, list):
+            raise ValueError("Copies must be a list, got %r" % (copies,))
+        source = _str_input(events, "SourceRegion").strip()
+        for i, raw in enumerate(copies):
+            key = "Copies[%d]" % i
+            if not isinstance(raw, dict):
+                raise ValueError("%s must be an object" % key)
+            region = raw.get("Region")
+            if not isinstance(region, str) or not region.strip():
+                raise ValueError("%s.Region must be a non-empty string" % key)
+            region = region.strip()
+            if region == source or region in (c.region for c in s.copies):
+                raise ValueError("%s.Region %s is the source region or listed twice" % (key, region))
+            c = dataclasses.replace(
+                s, copies=[], region=region, copies_from=source, archive_after_days=0,
+                keep_count=_int_input(raw, "KeepCount", 0, True),
+                max_age_days=_int_input(raw, "MaxAgeDays", 0, True),
+                min_keep=_int_input(raw, "MinKeep", 1, False))
+            if not c.has_rule:
+                raise ValueError("%s has no retention rule: set KeepCount or MaxAgeDays (> 0)" % key)
+            s.copies.append(c)
+    if not s.has_rule and not s.copies and not s.archive_after_days:
         raise ValueError("no retention rule: set KeepCount or MaxAgeDays (> 0)")
     return s
 
@@ -192,12 +259,17 @@ def _tag_values(snapshot, key):
     return [t.get("Value") for t in tags if isinstance(t, dict) and t.get("Key") == key]
 
 
-def is_own(snapshot, policy_name, instance_id):
-    """True when the snapshot's tags name exactly this policy and instance."""
+def is_own(snapshot, policy_name, instance_id, copies_from=""):
+    """True when the snapshot's tags name exactly this policy and instance
+    (and, for copies, exactly this source region)."""
     policies = _tag_values(snapshot, TAG_POLICY)
     instances = _tag_values(snapshot, TAG_INSTANCE)
-    return (bool(policies) and all(v == policy_name for v in policies)
-            and bool(instances) and all(v == instance_id for v in instances))
+    own = (bool(policies) and all(v == policy_name for v in policies)
+           and bool(instances) and all(v == instance_id for v in instances))
+    if own and copies_from:
+        sources = _tag_values(snapshot, TAG_SOURCE_REGION)
+        own = bool(sources) and all(v == copies_from for v in sources)
+    return own
 
 
 def group_sets(snapshots, run_id):
@@ -243,7 +315,7 @@ def decide(snapshots, settings):
     """Pure decision: which own sets to keep and which to delete."""
     own, foreign = [], []
     for snap in snapshots:
-        if is_own(snap, settings.policy_name, settings.instance_id):
+        if is_own(snap, settings.policy_name, settings.instance_id, settings.copies_from):
             own.append(snap)
         else:
             foreign.append(str(snap.get("SnapshotId")))
@@ -282,12 +354,15 @@ def decide(snapshots, settings):
 
 def list_snapshots(ec2, settings):
     paginator = ec2.get_paginator("describe_snapshots")
+    filters = [
+        {"Name": "tag:" + TAG_POLICY, "Values": [settings.policy_name]},
+        {"Name": "tag:" + TAG_INSTANCE, "Values": [settings.instance_id]},
+    ]
+    if settings.copies_from:
+        filters.append({"Name": "tag:" + TAG_SOURCE_REGION, "Values": [settings.copies_from]})
     pages = paginator.paginate(
         OwnerIds=["self"],
-        Filters=[
-            {"Name": "tag:" + TAG_POLICY, "Values": [settings.policy_name]},
-            {"Name": "tag:" + TAG_INSTANCE, "Values": [settings.instance_id]},
-        ],
+        Filters=filters,
         PaginationConfig={"PageSize": PAGE_SIZE},
     )
     snapshots = []
@@ -298,11 +373,15 @@ def list_snapshots(ec2, settings):
         code, msg = _error(e)
         if code in DENIED_CODES:
             raise PruneAccessDenied(
-                "ec2:DescribeSnapshots was denied (%s: %s). The Automation role "
+                "ec2:DescribeSnapshots%s was denied (%s: %s). The Automation role "
                 "needs ec2:DescribeSnapshots to prune policy %s."
-                % (code, msg, settings.policy_name)) from None
-        raise RuntimeError("DescribeSnapshots failed: %s: %s" % (code, msg)) from e
+                % (_in(settings), code, msg, settings.policy_name)) from None
+        raise RuntimeError("DescribeSnapshots%s failed: %s: %s" % (_in(settings), code, msg)) from e
     return snapshots
+
+
+def _in(settings):
+    return " in " + settings.region if settings.region else ""
 
 
 def _error(e):
@@ -311,27 +390,27 @@ def _error(e):
 
 
 def _cut(report):
-    report["totals"] = {k: len(report[k]) for k in LIST_KEYS}
-    report["truncated"] = any(len(report[k]) > MAX_LISTED for k in LIST_KEYS)
-    for k in LIST_KEYS:
+    keys = [k for k in LIST_KEYS + COPY_LIST_KEYS + ARCHIVE_LIST_KEYS if k in report]
+    report["totals"] = {k: len(report[k]) for k in keys}
+    report["truncated"] = any(len(report[k]) > MAX_LISTED for k in keys) or any(
+        c.get("truncated") for c in report.get("copies", {}).values())
+    for k in keys:
         report[k] = report[k][:MAX_LISTED]
     return report
 
 
-def prune(events, ec2, clock=time.monotonic):
-    """Lists, decides, deletes (unless DryRun) and returns the report."""
-    settings = parse_settings(events)
-    started = clock()
+def _apply(ec2, settings, report, clock, started, on_denied):
+    """Lists, decides and deletes for one region; fills report. Returns
+    the sets kept, newest first."""
     decision = decide(list_snapshots(ec2, settings), settings)
-    report = {k: [] for k in LIST_KEYS}
-    report["dryRun"] = settings.dry_run
     report["foreignIgnored"] = len(decision.foreign)
     report["kept"] = [s.id for s in decision.keep]
     report["skippedPending"] = [s.id for s in decision.keep if s.pending]
     for s in decision.delete:
         # Defence in depth: decide() never selects these; refuse anyway.
         if (s.current or s.pending or s.undeletable or not all(
-                is_own(m, settings.policy_name, settings.instance_id) for m in s.members)):
+                is_own(m, settings.policy_name, settings.instance_id, settings.copies_from)
+                for m in s.members)):
             raise AssertionError("refusing to delete protected set %s" % s.id)
         if settings.dry_run:
             report["wouldDelete"].extend(s.snapshot_ids)
@@ -351,12 +430,12 @@ def prune(events, ec2, clock=time.monotonic):
                     continue
                 if code in DENIED_CODES:
                     deleted = len(report["deleted"])
-                    print(json.dumps(_cut(report), sort_keys=True))
+                    on_denied()
                     raise PruneAccessDenied(
-                        "ec2:DeleteSnapshot of %s was denied (%s: %s). The Automation "
+                        "ec2:DeleteSnapshot of %s%s was denied (%s: %s). The Automation "
                         "role must be allowed to delete snapshots tagged %s=%s. "
                         "Deleted before the denial: %d snapshot(s)."
-                        % (sid, code, msg, TAG_POLICY, settings.policy_name,
+                        % (sid, _in(settings), code, msg, TAG_POLICY, settings.policy_name,
                            deleted)) from None
                 if code == "InvalidSnapshot.InUse":
                     report["inUse"].append(sid)
@@ -369,6 +448,132 @@ def prune(events, ec2, clock=time.monotonic):
         else:
             continue
         report["kept"].append(s.id)  # what is left of it is still there
+    return decision.keep
+
+
+def archive_candidates(kept, settings):
+    """Snapshots to archive: members in the standard tier of the kept good
+    sets, except the current and the newest good one, that are old enough.
+    kept is newest first."""
+    good = [s for s in kept if s.good]
+    if not good:
+        return []
+    try:
+        cutoff = settings.now - datetime.timedelta(days=settings.archive_after_days)
+    except OverflowError:
+        return []
+    out = []
+    for s in good[1:]:
+        if s.current or s.time > cutoff:
+            continue
+        for m in sorted(s.members, key=lambda m: m.get("SnapshotId", "")):
+            if m.get("StorageTier", "standard") == "standard" and not m.get("RestoreExpiryTime"):
+                out.append(m["SnapshotId"])
+    return out
+
+
+def _tiering_busy(ec2, ids):
+    """Ids whose last tiering operation says to leave them alone."""
+    busy = set()
+    for i in range(0, len(ids), 200):
+        pages = ec2.get_paginator("describe_snapshot_tier_status").paginate(
+            Filters=[{"Name": "snapshot-id", "Values": ids[i:i + 200]}])
+        for page in pages:
+            for st in page.get("SnapshotTierStatuses", []):
+                if st.get("LastTieringOperationStatus") in TIERING_LEAVE:
+                    busy.add(st.get("SnapshotId"))
+    return busy
+
+
+def _archive(ec2, settings, kept, report, clock, started, on_denied):
+    ids = archive_candidates(kept, settings)
+    if not ids:
+        return
+    try:
+        busy = _tiering_busy(ec2, ids)
+    except ClientError as e:
+        code, msg = _error(e)
+        if code in DENIED_CODES:
+            on_denied()
+            raise PruneAccessDenied(
+                "ec2:DescribeSnapshotTierStatus was denied (%s: %s). The Automation role "
+                "needs it to archive snapshots of policy %s." % (code, msg, settings.policy_name)) from None
+        report["archiveErrors"].append("DescribeSnapshotTierStatus: %s: %s" % (code, msg))
+        return
+    for sid in ids:
+        if sid in busy:
+            continue
+        if settings.dry_run:
+            report["wouldArchive"].append(sid)
+            continue
+        if clock() - started > DELETE_BUDGET_SECONDS:
+            report["archiveErrors"].append("%s: left for the next run (time budget)" % sid)
+            continue
+        try:
+            ec2.modify_snapshot_tier(SnapshotId=sid, StorageTier="archive")
+        except (ClientError, BotoCoreError) as e:
+            code, msg = _error(e)
+            if code in DENIED_CODES:
+                on_denied()
+                raise PruneAccessDenied(
+                    "ec2:ModifySnapshotTier of %s was denied (%s: %s). The Automation role must "
+                    "be allowed to archive snapshots tagged %s=%s."
+                    % (sid, code, msg, TAG_POLICY, settings.policy_name)) from None
+            report["archiveErrors"].append("%s: %s: %s" % (sid, code, msg))
+            continue
+        report["archived"].append(sid)
+
+
+def _new_report(settings):
+    report = {k: [] for k in LIST_KEYS}
+    report["dryRun"] = settings.dry_run
+    report["foreignIgnored"] = 0
+    return report
+
+
+def prune(events, ec2, clock=time.monotonic, clients=None):
+    """Lists, decides, deletes (unless DryRun) and returns the report.
+    clients(region) gives the EC2 client of a Copies region."""
+    settings = parse_settings(events)
+    started = clock()
+    report = _new_report(settings)
+    copies = {}
+    if settings.copies:
+        for k in COPY_LIST_KEYS:
+            report[k] = []
+        report["copies"] = copies
+    if settings.archive_after_days:
+        for k in ARCHIVE_LIST_KEYS:
+            report[k] = []
+
+    def print_so_far():
+        out = dict(report)
+        out["copies"] = {r: _cut(dict(c)) for r, c in copies.items()}
+        if not settings.copies:
+            del out["copies"]
+        print(json.dumps(_cut(out), sort_keys=True))
+
+    kept = []
+    if settings.has_rule:
+        kept = _apply(ec2, settings, report, clock, started, print_so_far)
+    elif settings.archive_after_days:
+        snapshots = list_snapshots(ec2, settings)
+        own = [x for x in snapshots if is_own(x, settings.policy_name, settings.instance_id)]
+        kept = sorted(group_sets(own, settings.run_id), key=SnapshotSet.rank_key, reverse=True)
+        report["foreignIgnored"] = len(snapshots) - len(own)
+        report["kept"] = [x.id for x in kept]
+    if settings.archive_after_days:
+        _archive(ec2, settings, kept, report, clock, started, print_so_far)
+    for c in settings.copies:
+        sub = _new_report(c)
+        copies[c.region] = sub
+        client = (clients or _region_client)(c.region)
+        _apply(client, c, sub, clock, started, print_so_far)
+        for src, dst in (("deleted", "copyDeleted"), ("wouldDelete", "copyWouldDelete"),
+                         ("errors", "copyErrors")):
+            report[dst].extend(c.region + "/" + x for x in sub[src])
+    for region in copies:
+        copies[region] = _cut(copies[region])
     report = _cut(report)
     print(json.dumps(report, sort_keys=True))
     return report
@@ -379,5 +584,10 @@ def _ec2_client():
     return boto3.client("ec2", config=Config(retries={"mode": "adaptive", "max_attempts": 10}))
 
 
+def _region_client(region):
+    return boto3.client("ec2", region_name=region,
+                        config=Config(retries={"mode": "adaptive", "max_attempts": 10}))
+
+
 def handler(events, context):
-    return prune(events, _ec2_client())
+    return prune(events, _ec2_client(), clients=_region_client)

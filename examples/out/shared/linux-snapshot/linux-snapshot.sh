@@ -1,7 +1,7 @@
 #!/bin/bash
-# linux-snapshot.sh: a Linux EC2 instance takes a crash- or file-system-
-# consistent set of EBS snapshots of its own volumes, with one CreateSnapshots
-# request.
+# linux-snapshot.sh: a Linux EC2 instance takes a crash-, file-system- or
+# application-consistent set of EBS snapshots of its own volumes, with one
+# CreateSnapshots request.
 #
 # Part of ssm-backup. The Command document runs this file through
 # aws:runShellScript; the lines the document puts right after the first line
@@ -12,24 +12,77 @@
 #
 # Inputs (validated again here; the document's allowedPatterns come first):
 #   SSMB_POLICY              policy name, tagged ssm-backup:policy ([a-z0-9-]{1,40})
-#   SSMB_CONSISTENCY         crash | filesystem (default filesystem)
+#   SSMB_CONSISTENCY         crash | filesystem | application (default filesystem)
+#   SSMB_APPS                applications to quiesce (application only), separated
+#                            by single spaces, each one of:
+#                              mysql:DEFAULTS_FILE:LOCK_WAIT_SECONDS:PREFLUSH
+#                              mariadb:DEFAULTS_FILE:LOCK_WAIT_SECONDS:PREFLUSH
+#                              postgresql:SERVICE:SERVICE_FILE
+#                              custom:PRE:POST:TIMEOUT_SECONDS
+#                            DEFAULTS_FILE, SERVICE, SERVICE_FILE and POST may
+#                            be empty; PREFLUSH is 1 or 0; see Applications
 #   SSMB_EXCLUDE_BOOT_VOLUME true | false (default false)
 #   SSMB_MOUNTS              space-separated mount points to freeze; empty:
 #                            every ext4/xfs file system on a data EBS volume
-#   SSMB_MAX_FREEZE_SECONDS  freeze budget, 1..60 (default 10)
+#   SSMB_MAX_FREEZE_SECONDS  budget, 1..60 (default 10): how long file systems,
+#                            database locks and paused applications may be held
 #   SSMB_TAGS                user tags: [{"Key":"k","Value":"v"},...] (default [])
 #   SSMB_RUN_ID              Automation execution id, tagged ssm-backup:run-id
 #   SSMB_CLIENT              auto | curl | cli (default auto)
 # Environment honoured: AWS_EC2_METADATA_SERVICE_ENDPOINT (instance metadata),
-# AWS_ENDPOINT_URL_EC2, else AWS_ENDPOINT_URL (EC2 API).
+# AWS_ENDPOINT_URL_EC2, else AWS_ENDPOINT_URL (EC2 API); for postgresql
+# without a service, libpq's PGHOST and PGPORT.
 #
-# Order of work. Everything that can happen before the freeze does: metadata
-# (IMDSv2), role credentials, the volume map, the freeze plan and both request
-# bodies. Then: quiesce_apps, sync, start a watchdog in its own session, freeze
-# the planned file systems (children before parents), send exactly one
-# CreateSnapshots request, thaw at once when it returns (parents before
-# children), resume_apps, stop the watchdog. Snapshot completion is never
-# awaited: EBS fixes the point in time when the request is accepted.
+# Order of work. Everything that holds nothing comes first: metadata (IMDSv2),
+# role credentials, the volume map, the freeze plan and the request bodies;
+# then prepare_apps: PostgreSQL CHECKPOINT, MySQL sessions opened (and tables
+# pre-flushed), hooks checked; then sync. The hold starts: a watchdog is
+# started in its own session, quiesce_apps runs the custom pre hooks and takes
+# FLUSH TABLES WITH READ LOCK in each MySQL session (in the listed order),
+# reading the binary-log coordinates; the planned file systems are frozen
+# (children before parents); exactly one CreateSnapshots request is sent; the
+# file systems are thawed at once when it returns (parents before children);
+# resume_apps unlocks and runs the post hooks in the reverse order; the
+# watchdog is stopped. Snapshot completion is never awaited: EBS fixes the
+# point in time when the request is accepted.
+#
+# Applications:
+#   mysql, mariadb  The client reads its options from DEFAULTS_FILE only
+#                   (--defaults-file; empty: the client's usual option files),
+#                   never from the command line or the environment. It runs as
+#                   one session fed through a fifo: SET SESSION
+#                   lock_wait_timeout, FLUSH NO_WRITE_TO_BINLOG TABLES when
+#                   PREFLUSH is 1 (before the hold), then FLUSH TABLES WITH
+#                   READ LOCK followed by a marker query: reading the marker
+#                   proves the lock is held. A statement that holds a
+#                   conflicting lock makes FTWRL fail after LOCK_WAIT_SECONDS,
+#                   and the run with it, before anything is frozen. SHOW MASTER
+#                   STATUS (SHOW BINARY LOG STATUS on MySQL 8.2 and later) is
+#                   read under the lock and tagged ssm-backup:binlog-file and
+#                   ssm-backup:binlog-position (-2, -3 for a second and third
+#                   server; nothing when the binary log is off). The lock is
+#                   released by UNLOCK TABLES after the thaw, in the same
+#                   session, whose id is checked again: an unchanged session
+#                   proves the lock was held throughout. The lock lives only as
+#                   long as the session: when this script dies, the session's
+#                   input reaches its end, the client exits and the server
+#                   releases the lock; the watchdog kills the client too.
+#   postgresql      CHECKPOINT before the hold, so that recovery is short:
+#                   with SERVICE through that libpq service (SERVICE_FILE, if
+#                   set, as PGSERVICEFILE), else as the postgres user over the
+#                   local socket (peer authentication). No lock: a set of
+#                   snapshots taken at one point in time of every volume
+#                   holding the data directory and the WAL, with those file
+#                   systems frozen, is what PostgreSQL recovers from after a
+#                   crash; WAL replay makes it consistent.
+#   custom          PRE runs in the hold, bounded by TIMEOUT_SECONDS and by
+#                   what is left of the budget; a failing PRE fails the run
+#                   before anything is frozen. POST (optional) runs, bounded by
+#                   TIMEOUT_SECONDS, whenever PRE was started: after the thaw,
+#                   on failure, from the traps, and from the watchdog when the
+#                   budget runs out. It must be safe after a partial PRE.
+# Helpers run with no descriptor of this script's database sessions or run
+# lock, from /, with stdin from /dev/null and their output on stderr.
 #
 # Never frozen: /, the file system holding this script, the SSM agent
 # (/var/lib/amazon/ssm, /usr/bin/amazon-ssm-agent, /snap/amazon-ssm-agent) and
@@ -40,34 +93,43 @@
 # ssm-backup:consistency tag describes the data volumes.
 #
 # Tags, requested at creation: ssm-backup:policy, ssm-backup:instance-id,
-# ssm-backup:run-id (when set), ssm-backup:consistency, then the user's.
-# CopyTagsFromSource is not used: the request carries exactly the tags the
-# IAM policy expects, and each snapshot records its VolumeId anyway.
+# ssm-backup:run-id (when set), ssm-backup:consistency, the user's, then the
+# binary-log coordinates. CopyTagsFromSource is not used: the request carries
+# exactly the tags the IAM policy expects, and each snapshot records its
+# VolumeId anyway.
 #
 # Consistency reached (tag ssm-backup:consistency, and "consistency" below):
-# "filesystem" when consistency filesystem was asked for and every file system
-# of the plan froze; "crash" otherwise (an explicit mount that had to be
-# skipped, a data file system that may not be frozen, a failed freeze, or
-# nothing to freeze). Each reason is printed on stderr and listed in the result.
+# the level asked for when every file system of the plan froze (and, for
+# application, every application was quiesced, or the run fails); "crash"
+# otherwise (an explicit mount that had to be skipped, a data file system that
+# may not be frozen, a failed freeze, or nothing to freeze). Each reason is
+# printed on stderr and listed in the result.
 #
-# Release is guaranteed three ways: the script thaws as soon as the request
-# returns; a trap on EXIT, ERR, INT, TERM and HUP thaws; a watchdog started
-# with setsid (it survives SIGKILL of this script) thaws every file system of
-# the plan SSMB_MAX_FREEZE_SECONDS after it starts, which is before the first
-# freeze. The request is bounded to what is left of that budget less a margin
-# to thaw (a fifth of it, at least 1 s; half of a budget under 2 s).
+# Release is guaranteed three ways: the script releases as soon as the
+# request returns; a trap on EXIT, ERR, INT, TERM and HUP releases; a watchdog
+# started with setsid (it survives SIGKILL of this script)
+# SSMB_MAX_FREEZE_SECONDS after the hold starts thaws every file system of the
+# plan, kills the database clients and runs the due post hooks. The lock wait,
+# the pre hooks and the request are bounded by what is left of that budget
+# less a margin to release (a fifth of it, at least 1 s; half of a budget
+# under 2 s).
 #
 # Output: progress on stderr; the last line of stdout is one JSON object:
 #   {"status":"ok","policy":...,"instanceId":"i-...","snapshotIds":["snap-..."],
-#    "consistency":"filesystem","frozen":["/data"],"freezeMs":12,"client":"curl",...}
-# freezeMs is the window from the first freeze to the last thaw; requestMs is
-# the part of it spent on the request (and the thaw).
-# Exit status: 0 when the snapshots were requested within the budget; 1 when
-# anything failed (the result then has "status":"error" and a "message");
-# 128+N when stopped by signal N. A run that did not exit 0 must not be
-# trusted: snapshots it may have created (listed when known, tagged with its
-# ssm-backup:run-id) carry the consistency tag chosen before the request, and
-# the caller treats them as crash-consistent or deletes them.
+#    "consistency":"application","frozen":["/data"],"freezeMs":12,"lockMs":30,
+#    "applicationConsistent":true,"binlog":[{"file":..,"position":..}],...}
+# freezeMs is the window from the first freeze to the last thaw; lockMs from
+# the first FLUSH TABLES WITH READ LOCK sent to the last UNLOCK TABLES done;
+# requestMs is the part of the freeze spent on the request (and the thaw).
+# Exit status: 0 when the snapshots were requested within the budget and
+# everything was released; 1 when anything failed (the result then has
+# "status":"error" and a "message"); 128+N when stopped by signal N.
+# The tag is written before the request, so the exit status and the result
+# are the authority: a run that did not exit 0 must not be trusted (its
+# snapshots, listed when known, carry its ssm-backup:run-id), and
+# "applicationConsistent" is true only when consistency application was
+# reached, the response came within the budget, and every lock was found
+# still held by its session after the request.
 #
 # Portable to bash 4.2 (Amazon Linux 2): no EPOCHREALTIME reliance, no
 # namerefs, empty arrays expanded as ${a[@]+"${a[@]}"}.
@@ -78,6 +140,7 @@ umask 077
 
 : "${SSMB_POLICY:=}"
 : "${SSMB_CONSISTENCY:=filesystem}"
+: "${SSMB_APPS:=}"
 : "${SSMB_EXCLUDE_BOOT_VOLUME:=false}"
 : "${SSMB_MOUNTS:=}"
 : "${SSMB_MAX_FREEZE_SECONDS:=10}"
@@ -90,6 +153,9 @@ readonly MAX_USER_TAGS=40
 readonly IMDS_TIMEOUT_SECONDS=3
 readonly UNFROZEN_CALL_TIMEOUT_MS=30000
 readonly LOCK_SLACK_SECONDS=30
+readonly MAX_APPS=8 MAX_MYSQL_APPS=3
+readonly MYSQL_CONNECT_SECONDS=10 MYSQL_RELEASE_SECONDS=5
+readonly PG_CHECKPOINT_SECONDS=300 KILL_AFTER_SECONDS=5
 
 # ---------------------------------------------------------------------------
 # Result, reported by report_result as the last line of stdout.
@@ -101,9 +167,11 @@ client=""
 consistency=crash
 freeze_ms=0
 request_ms=0
+lock_ms=0
+app_consistent=false
 budget_exceeded=false
 result_printed=false
-declare -a snapshot_ids=() frozen=() skipped=() warnings=()
+declare -a snapshot_ids=() frozen=() skipped=() warnings=() binlog_json=()
 
 # State of the run.
 started_ms=""
@@ -111,7 +179,7 @@ state_dir=""
 script_dir=""
 watchdog_pid=""
 client_pid=""
-apps_quiesced=false
+hold_started_ms=""
 freeze_started_ms=""
 declare -a holding=()       # frozen or being frozen, in freeze order
 declare -a plan=()          # file systems to freeze, in freeze order
@@ -204,7 +272,14 @@ report_result() {
   out+=",\"snapshotIds\":$(json_array ${snapshot_ids[@]+"${snapshot_ids[@]}"})"
   out+=",\"frozen\":$(json_array ${frozen[@]+"${frozen[@]}"})"
   out+=",\"skipped\":$(json_array ${skipped[@]+"${skipped[@]}"})"
+  out+=",\"apps\":$(json_array ${app_type[@]+"${app_type[@]}"})"
+  out+=",\"applicationConsistent\":$app_consistent"
+  out+=",\"binlog\":[$(
+    IFS=,
+    printf '%s' "${binlog_json[*]+"${binlog_json[*]}"}"
+  )]"
   out+=",\"freezeMs\":$freeze_ms"
+  out+=",\"lockMs\":$lock_ms"
   out+=",\"requestMs\":$request_ms"
   local budget=0
   if [[ $SSMB_MAX_FREEZE_SECONDS =~ ^[0-9]{1,2}$ ]]; then budget=$((10#$SSMB_MAX_FREEZE_SECONDS)); fi
@@ -215,31 +290,303 @@ report_result() {
 }
 
 # ---------------------------------------------------------------------------
-# Application quiescing: extension points, empty for now.
-#
-# quiesce_apps runs after the request is built and before sync and the freeze;
-# resume_apps runs right after the thaw and from the EXIT trap whenever
-# quiesce_apps ran, also on failure and on signals. A database lock must be
-# held by a session that stays open until resume_apps (a `mysql -e` that exits
-# releases FLUSH TABLES WITH READ LOCK at once), must be bounded by the same
-# budget, and must be released by the watchdog too if this script dies.
-quiesce_apps() { :; }
-resume_apps() { :; }
+# Applications. app_type and app_a..app_d hold the fields of each SSMB_APPS
+# item; app_state is "" (nothing to undo), "open" (MySQL session open),
+# "locked" (FTWRL sent: UNLOCK due) or "pre" (pre hook started: post due).
+declare -a app_type=() app_a=() app_b=() app_c=() app_d=() app_state=()
+declare -a sess_in=() sess_out=() sess_pid=() sess_id=() sess_status=() app_fds=()
+declare -a mysql_lines=()
+mysql_marker=""
+mysql_bin=""
+lock_started_ms=""
+lock_lost=""
+post_failed=""
+
+# close_fds [keep-lock]: in a child, closes the database sessions' descriptors
+# (a session's end of input is what ends it, and its lock, when this script
+# dies) and, unless told to keep it, the run lock.
+close_fds() {
+  local fd
+  for fd in ${app_fds[@]+"${app_fds[@]}"}; do exec {fd}>&-; done
+  if [[ ${1:-} != keep-lock ]]; then exec 9>&-; fi
+}
+
+# proc_start PID: the process's start time (clock ticks since boot), which
+# tells it from a later process with the same id.
+proc_start() {
+  local stat
+  local -a f=()
+  read -r stat 2>/dev/null <"/proc/$1/stat" || return 1
+  read -r -a f <<<"${stat##*) }"
+  printf '%s' "${f[19]}"
+}
+
+# release_intent LINE: tells the watchdog what to undo if the budget runs out.
+release_intent() { printf '%s\n' "$1" >>"$state_dir/release"; }
+
+# left_ms VAR: what is left of the budget, less the margin to release.
+left_ms() {
+  local now
+  now_ms now
+  printf -v "$1" '%d' $((budget_ms - margin_ms - (now - hold_started_ms)))
+}
+
+# ms_to_s VAR MS: seconds with three decimals, for read -t and timeout.
+ms_to_s() { printf -v "$1" '%d.%03d' $(($2 / 1000)) $(($2 % 1000)); }
+
+# run_hook WHAT PATH TIMEOUT: runs a custom hook; its status is returned.
+run_hook() {
+  local rc=0
+  log "custom: $1 $2 (at most ${3}s)"
+  (
+    close_fds
+    cd /
+    exec timeout -k "$KILL_AFTER_SECONDS" "$3" "$2"
+  ) </dev/null >&2 || rc=$?
+  if ((rc == 124 || rc == 137)); then log "custom: $1 $2 timed out after ${3}s"; fi
+  return "$rc"
+}
+
+# mysql_until I MARKER TIMEOUT_MS: reads session I's output up to the line
+# starting with MARKER (kept in mysql_marker; lines before it in mysql_lines).
+# Fails when the client ends (its error is on stderr) or the time is up.
+mysql_until() {
+  local i=$1 line t rc
+  mysql_lines=()
+  ms_to_s t "$3"
+  while :; do
+    rc=0
+    IFS= read -r -t "$t" -u "${sess_out[i]}" line || rc=$?
+    if ((rc > 128)); then
+      mysql_error="no answer within ${t}s"
+      return 1
+    elif ((rc != 0)); then
+      mysql_error=$(tail -n 1 "$state_dir/mysql$i.err" 2>/dev/null) || true
+      mysql_error="the session ended: ${mysql_error:-no message}"
+      return 1
+    fi
+    if [[ $line == "$2"* ]]; then
+      mysql_marker=$line
+      return 0
+    fi
+    mysql_lines+=("$line")
+  done
+}
+mysql_error=""
+
+# mysql_open I: starts session I, fed through a fifo in the state directory,
+# and prepares it (lock_wait_timeout, pre-flush). Before the hold.
+mysql_open() {
+  local i=$1 file=${app_a[$1]} in out tmp v ms base=$state_dir/mysql$1
+  local -a args=() flush=()
+  if [[ -n $file ]]; then
+    [[ -f $file && -r $file ]] || die "${app_type[i]}: defaults file $file does not exist or cannot be read"
+    args=("--defaults-file=$file")
+  fi
+  # Command-line options override the option file: one session, no retry on
+  # a lost connection (a new session would not hold the lock), and stop at
+  # the first error (never print the marker after a failed FTWRL).
+  args+=(--batch --skip-column-names --unbuffered --skip-reconnect --skip-force
+    "--connect-timeout=$MYSQL_CONNECT_SECONDS")
+  mkfifo -m 600 "$base.in" "$base.out"
+  # Opened read-write, a fifo end does not wait for its peer; the
+  # temporary one lets the read-only end open at once too.
+  exec {in}<>"$base.in" {tmp}<>"$base.out" {out}<"$base.out" {tmp}>&-
+  sess_in[i]=$in
+  sess_out[i]=$out
+  app_fds+=("$in" "$out")
+  (
+    close_fds
+    unset MYSQL_PWD MYSQL_HOST MYSQL_TCP_PORT MYSQL_UNIX_PORT
+    cd /
+    exec "$mysql_bin" "${args[@]}"
+  ) <"$base.in" >"$base.out" 2>"$base.err" &
+  sess_pid[i]=$!
+  app_state[i]=open
+  release_intent "session ${sess_pid[i]} $(proc_start "${sess_pid[i]}" || true)"
+  if [[ ${app_d[i]} == 1 ]]; then flush=("FLUSH NO_WRITE_TO_BINLOG TABLES;"); fi
+  printf '%s\n' "SET SESSION lock_wait_timeout = ${app_c[i]};" ${flush[@]+"${flush[@]}"} \
+    "SELECT CONCAT('ssmb-ready:', CONNECTION_ID(), ':', VERSION());" >&"$in"
+  ms=$(((MYSQL_CONNECT_SECONDS + 10#${app_c[i]} + 2) * 1000))
+  mysql_until "$i" ssmb-ready: "$ms" || die "${app_type[i]}: cannot prepare the session: $mysql_error"
+  v=${mysql_marker#ssmb-ready:}
+  sess_id[i]=${v%%:*}
+  v=${v#*:}
+  sess_status[i]="SHOW MASTER STATUS;"
+  if [[ $v != *MariaDB* && $v =~ ^([0-9]+)\.([0-9]+) ]] &&
+    ((BASH_REMATCH[1] > 8 || (BASH_REMATCH[1] == 8 && BASH_REMATCH[2] >= 2))); then
+    sess_status[i]="SHOW BINARY LOG STATUS;"
+  fi
+  log "${app_type[i]}: session ${sess_id[i]} open, server $v${flush[0]:+, tables flushed}"
+}
+
+# mysql_lock I: FLUSH TABLES WITH READ LOCK, proven held by the marker that
+# follows it, then the binary-log coordinates. In the hold.
+mysql_lock() {
+  local i=$1 left re n sfx=""
+  [[ -n $lock_started_ms ]] || now_ms lock_started_ms
+  left_ms left
+  ((left >= 100)) || die "${app_type[i]}: no time left in the budget to lock"
+  n=$(((10#${app_c[i]} + 1) * 1000))
+  if ((n > left)); then n=$left; fi
+  app_state[i]=locked
+  printf '%s\n' "FLUSH TABLES WITH READ LOCK;" "SELECT 'ssmb-locked';" "${sess_status[i]}" "SELECT 'ssmb-binlog';" >&"${sess_in[i]}"
+  mysql_until "$i" ssmb-locked "$n" || die "${app_type[i]}: FLUSH TABLES WITH READ LOCK failed: $mysql_error"
+  mysql_until "$i" ssmb-binlog $((MYSQL_RELEASE_SECONDS * 1000)) || die "${app_type[i]}: ${sess_status[i]} failed: $mysql_error"
+  re='^([A-Za-z0-9._-]{1,200})[[:space:]]+([0-9]{1,20})([[:space:]]|$)'
+  if ((${#mysql_lines[@]} == 0)); then
+    log "${app_type[i]}: locked; binary log off"
+  elif [[ ${mysql_lines[0]} =~ $re ]]; then
+    n=${#binlog_json[@]}
+    if ((n > 0)); then sfx="-$((n + 1))"; fi
+    binlog_json+=("{\"file\":\"${BASH_REMATCH[1]}\",\"position\":\"${BASH_REMATCH[2]}\"}")
+    add_request_tag "$TAG_PREFIX:binlog-file$sfx" "${BASH_REMATCH[1]}"
+    add_request_tag "$TAG_PREFIX:binlog-position$sfx" "${BASH_REMATCH[2]}"
+    log "${app_type[i]}: locked; binary log at ${BASH_REMATCH[1]}:${BASH_REMATCH[2]}"
+  else
+    warn "${app_type[i]}: binary-log status not understood, not tagged: ${mysql_lines[0]}"
+  fi
+}
+
+# mysql_close I: UNLOCK TABLES when locked, checking that the session is the
+# one that took the lock, then ends the session.
+mysql_close() {
+  local i=$1 n now fd
+  local -a keep=()
+  if [[ ${app_state[i]} == locked ]]; then
+    printf '%s\n' "UNLOCK TABLES;" "SELECT CONCAT('ssmb-unlocked:', CONNECTION_ID());" >&"${sess_in[i]}" 2>/dev/null || true
+    if mysql_until "$i" ssmb-unlocked: $((MYSQL_RELEASE_SECONDS * 1000)) && [[ $mysql_marker == "ssmb-unlocked:${sess_id[i]}" ]]; then
+      log "${app_type[i]}: unlocked"
+    else
+      lock_lost="${app_type[i]}: the session that held the lock ended before UNLOCK TABLES ($mysql_error), so the lock may have been released before the snapshots' point in time"
+      log "ERROR: $lock_lost"
+    fi
+    now_ms now
+    lock_ms=$((now - lock_started_ms))
+  fi
+  app_state[i]=""
+  n=${sess_in[i]}
+  exec {n}>&-
+  n=${sess_out[i]}
+  exec {n}<&-
+  for fd in ${app_fds[@]+"${app_fds[@]}"}; do
+    [[ $fd == "${sess_in[i]}" || $fd == "${sess_out[i]}" ]] || keep+=("$fd")
+  done
+  app_fds=(${keep[@]+"${keep[@]}"})
+  # At end of input the client quits; a client that does not is killed.
+  for ((n = 0; n < 40; n++)); do
+    kill -0 "${sess_pid[i]}" 2>/dev/null || break
+    sleep 0.05
+  done
+  kill -KILL "${sess_pid[i]}" 2>/dev/null || true
+  wait "${sess_pid[i]}" 2>/dev/null || true
+}
+
+# pg_checkpoint I: CHECKPOINT, so that recovery from the snapshots is short.
+pg_checkpoint() {
+  local i=$1 rc=0
+  local -a psql=(psql -X -w -q -v ON_ERROR_STOP=1 -c CHECKPOINT)
+  log "postgresql: CHECKPOINT${app_a[i]:+ (service ${app_a[i]})}"
+  (
+    close_fds
+    cd /
+    if [[ -n ${app_a[i]} ]]; then
+      if [[ -n ${app_b[i]} ]]; then export PGSERVICEFILE=${app_b[i]}; fi
+      exec timeout -k "$KILL_AFTER_SECONDS" "$PG_CHECKPOINT_SECONDS" "${psql[@]}" "service=${app_a[i]}"
+    fi
+    exec timeout -k "$KILL_AFTER_SECONDS" "$PG_CHECKPOINT_SECONDS" runuser -u postgres -- "${psql[@]}" -d postgres
+  ) </dev/null >&2 2>"$state_dir/pg$i.err" || rc=$?
+  ((rc == 0)) || die "postgresql: CHECKPOINT failed (exit $rc): $(tail -n 1 "$state_dir/pg$i.err" 2>/dev/null)"
+}
+
+# prepare_apps: everything that holds nothing, before the hold.
+prepare_apps() {
+  local i
+  for ((i = 0; i < ${#app_type[@]}; i++)); do
+    case ${app_type[i]} in
+      mysql | mariadb)
+        if [[ -z $mysql_bin ]]; then
+          mysql_bin=$(command -v mysql || command -v mariadb) || die "${app_type[i]}: no mysql or mariadb client installed"
+        fi
+        mysql_open "$i"
+        ;;
+      postgresql)
+        command -v psql >/dev/null || die "postgresql: psql is not installed"
+        [[ -n ${app_a[i]} ]] || command -v runuser >/dev/null || die "postgresql: runuser (util-linux) is not installed"
+        pg_checkpoint "$i"
+        ;;
+      custom)
+        [[ -f ${app_a[i]} && -x ${app_a[i]} ]] || die "custom: pre hook ${app_a[i]} is not an executable file"
+        [[ -z ${app_b[i]} || (-f ${app_b[i]} && -x ${app_b[i]}) ]] || die "custom: post hook ${app_b[i]} is not an executable file"
+        ;;
+    esac
+  done
+}
+
+# quiesce_apps: pre hooks and locks, in the listed order. In the hold.
+quiesce_apps() {
+  local i left t rc
+  for ((i = 0; i < ${#app_type[@]}; i++)); do
+    case ${app_type[i]} in
+      mysql | mariadb) mysql_lock "$i" ;;
+      custom)
+        left_ms left
+        ((left >= 100)) || die "custom: no time left in the budget for ${app_a[i]}"
+        if ((left > 10#${app_c[i]} * 1000)); then left=$((10#${app_c[i]} * 1000)); fi
+        ms_to_s t "$left"
+        app_state[i]=pre
+        if [[ -n ${app_b[i]} ]]; then release_intent "post $i ${app_c[i]} ${app_b[i]}"; fi
+        rc=0
+        run_hook pre "${app_a[i]}" "$t" || rc=$?
+        ((rc == 0)) || die "custom: pre hook ${app_a[i]} failed (exit $rc)"
+        ;;
+    esac
+  done
+}
+
+# resume_apps: unlock and post hooks, in the reverse order. Idempotent: runs
+# after the thaw and from the EXIT trap.
+resume_apps() {
+  local i rc
+  for ((i = ${#app_type[@]} - 1; i >= 0; i--)); do
+    case ${app_state[i]:-} in
+      open | locked) mysql_close "$i" ;;
+      pre)
+        app_state[i]=""
+        [[ -n ${app_b[i]} ]] || continue
+        # The watchdog runs a post hook once the budget is over; whoever
+        # creates this directory first runs it.
+        if ! mkdir "$state_dir/post.$i" 2>/dev/null; then
+          log "custom: post hook ${app_b[i]} already run by the watchdog"
+          continue
+        fi
+        rc=0
+        run_hook post "${app_b[i]}" "${app_c[i]}" || rc=$?
+        if ((rc != 0)); then
+          post_failed="custom: post hook ${app_b[i]} failed (exit $rc); the application may still be paused"
+          log "ERROR: $post_failed"
+        fi
+        ;;
+    esac
+  done
+}
 
 # ---------------------------------------------------------------------------
 # Freeze, thaw, watchdog.
 
 # watchdog_main BUDGET STATE_DIR OWNER_PID: runs detached (setsid). After
 # BUDGET seconds it thaws, last first, every file system listed in
-# STATE_DIR/frozen (the script writes each one there before freezing it), and
-# removes STATE_DIR when the script is gone. It holds the script's lock
-# (inherited descriptor) until it ends, so no new run starts while a file
-# system of a killed run may still be frozen. The script stops it once it has
-# thawed everything.
+# STATE_DIR/frozen (the script writes each one there before freezing it), then
+# undoes, last first, what STATE_DIR/release lists: it kills the database
+# clients (the server then drops their locks) and runs the post hooks not run
+# yet. It removes STATE_DIR when the script is gone. It holds the script's
+# lock (inherited descriptor) until it ends, so no new run starts while a
+# file system of a killed run may still be frozen. The script stops it once
+# it has released everything.
 # shellcheck disable=SC2317 # runs in the watchdog process, started from declare -f
 watchdog_main() {
   local budget=$1 dir=$2 owner=$3 i
-  local -a mounts=()
+  local -a mounts=() undo=() f=()
   sleep "$budget"
   if [[ -f $dir/frozen ]]; then
     mapfile -t mounts <"$dir/frozen"
@@ -249,6 +596,19 @@ watchdog_main() {
       logger -t ssm-backup "watchdog: thawed ${mounts[i]} after ${budget}s" 2>/dev/null || true
     fi
   done
+  if [[ -f $dir/release ]]; then
+    mapfile -t undo <"$dir/release"
+  fi
+  for ((i = ${#undo[@]} - 1; i >= 0; i--)); do
+    read -r -a f <<<"${undo[i]}"
+    if [[ ${f[0]} == session && -n ${f[2]:-} && $(proc_start "${f[1]}") == "${f[2]}" ]]; then
+      kill -KILL "${f[1]}" 2>/dev/null &&
+        logger -t ssm-backup "watchdog: ended database session (client ${f[1]}) after ${budget}s" 2>/dev/null
+    elif [[ ${f[0]} == post ]] && mkdir "$dir/post.${f[1]}" 2>/dev/null; then
+      (cd / && timeout -k 5 "${f[2]}" "${f[3]}" </dev/null >/dev/null 2>&1)
+      logger -t ssm-backup "watchdog: ran post hook ${f[3]} (exit $?) after ${budget}s" 2>/dev/null
+    fi
+  done
   if ! kill -0 "$owner" 2>/dev/null; then
     rm -rf -- "$dir"
   fi
@@ -256,9 +616,11 @@ watchdog_main() {
 
 start_watchdog() {
   local code
-  code="$(declare -f watchdog_main)"$'\n''watchdog_main "$@"'
-  setsid bash -c "$code" ssm-backup-watchdog "$SSMB_MAX_FREEZE_SECONDS" "$state_dir" "$$" \
-    </dev/null >/dev/null 2>&1 &
+  code="$(declare -f watchdog_main proc_start)"$'\n''watchdog_main "$@"'
+  (
+    close_fds keep-lock
+    exec setsid bash -c "$code" ssm-backup-watchdog "$SSMB_MAX_FREEZE_SECONDS" "$state_dir" "$$"
+  ) </dev/null >/dev/null 2>&1 &
   watchdog_pid=$!
 }
 
@@ -312,7 +674,7 @@ thaw_all() {
       :
     elif [[ $err == *"Invalid argument"* ]]; then
       now_ms now
-      if ((now - freeze_started_ms >= SSMB_MAX_FREEZE_SECONDS * 1000)); then
+      if ((now - hold_started_ms >= SSMB_MAX_FREEZE_SECONDS * 1000)); then
         budget_exceeded=true
         warn "$m was no longer frozen: the watchdog thawed it"
       fi
@@ -330,7 +692,7 @@ thaw_all() {
     log "thawed after ${freeze_ms} ms"
   else
     status=error
-    log "ERROR: still frozen: ${holding[*]}; the watchdog thaws them within ${SSMB_MAX_FREEZE_SECONDS}s of the freeze"
+    log "ERROR: still frozen: ${holding[*]}; the watchdog thaws them within ${SSMB_MAX_FREEZE_SECONDS}s of the hold's start"
   fi
 }
 
@@ -358,10 +720,7 @@ on_exit() {
   trap - ERR
   trap '' INT TERM HUP
   thaw_all
-  if [[ $apps_quiesced == true ]]; then
-    resume_apps
-    apps_quiesced=false
-  fi
+  resume_apps
   if ((${#holding[@]} == 0)); then
     stop_watchdog
   fi
@@ -387,8 +746,8 @@ declare -a user_tag_keys=() user_tag_values=() requested_mounts=()
 
 validate_inputs() {
   [[ $SSMB_POLICY =~ ^[a-z0-9-]+$ && ${#SSMB_POLICY} -le 40 ]] || die "SSMB_POLICY must be 1-40 of a-z 0-9 -"
-  [[ $SSMB_CONSISTENCY == crash || $SSMB_CONSISTENCY == filesystem ]] ||
-    die "SSMB_CONSISTENCY must be crash or filesystem"
+  [[ $SSMB_CONSISTENCY == crash || $SSMB_CONSISTENCY == filesystem || $SSMB_CONSISTENCY == application ]] ||
+    die "SSMB_CONSISTENCY must be crash, filesystem or application"
   [[ $SSMB_EXCLUDE_BOOT_VOLUME == true || $SSMB_EXCLUDE_BOOT_VOLUME == false ]] ||
     die "SSMB_EXCLUDE_BOOT_VOLUME must be true or false"
   [[ $SSMB_MAX_FREEZE_SECONDS =~ ^([1-9]|[1-5][0-9]|60)$ ]] ||
@@ -403,6 +762,40 @@ validate_inputs() {
   read -r -a words <<<"$SSMB_MOUNTS"
   for m in ${words[@]+"${words[@]}"}; do requested_mounts+=("$m"); done
   parse_tags "$SSMB_TAGS"
+  parse_apps "$SSMB_APPS"
+}
+
+parse_apps() {
+  local item mysqls=0 path='/[A-Za-z0-9._/-]*'
+  local -a items=() f=()
+  local my_re="^(mysql|mariadb):($path)?:([1-9]|[1-5][0-9]|60):[01]\$"
+  local pg_re='^postgresql:([A-Za-z0-9_.-]{1,64}:('"$path"')?|:)$'
+  local custom_re="^custom:$path:($path)?:([1-9][0-9]{0,2}|[12][0-9]{3}|3[0-5][0-9]{2}|3600)\$"
+  [[ $1 != ' '* && $1 != *' ' && $1 != *'  '* ]] || die "SSMB_APPS: items are separated by single spaces"
+  read -r -a items <<<"$1"
+  for item in ${items[@]+"${items[@]}"}; do
+    [[ $item =~ $my_re || $item =~ $pg_re || $item =~ $custom_re ]] ||
+      die "SSMB_APPS: \"$item\" is none of mysql:FILE:SECONDS:0|1, mariadb:..., postgresql:SERVICE:FILE, custom:PRE:POST:SECONDS"
+    IFS=: read -r -a f <<<"$item:"
+    app_type+=("${f[0]}")
+    app_state+=("")
+    case ${f[0]} in
+      mysql | mariadb) # a: defaults file, c: lock wait, d: pre-flush
+        mysqls=$((mysqls + 1))
+        app_a+=("${f[1]}") app_b+=("") app_c+=("${f[2]}") app_d+=("${f[3]}")
+        ;;
+      *) # postgresql a: service, b: service file; custom a: pre, b: post, c: timeout
+        app_a+=("${f[1]}") app_b+=("${f[2]:-}") app_c+=("${f[3]:-}") app_d+=("")
+        ;;
+    esac
+  done
+  ((${#app_type[@]} <= MAX_APPS)) || die "SSMB_APPS: at most $MAX_APPS applications"
+  ((mysqls <= MAX_MYSQL_APPS)) || die "SSMB_APPS: at most $MAX_MYSQL_APPS mysql or mariadb servers"
+  if [[ $SSMB_CONSISTENCY == application ]]; then
+    ((${#app_type[@]} > 0)) || die "SSMB_APPS: consistency application needs at least one application"
+  else
+    ((${#app_type[@]} == 0)) || die "SSMB_APPS: applications are quiesced with consistency application only"
+  fi
 }
 
 parse_tags() {

@@ -1,0 +1,5 @@
+package compiler
+
+func addDrillResources(t *Template, p *PolicyPlan) {}
+
+func addDrillFiles(out map[string]any, p *PolicyPlan) error { return nil }
