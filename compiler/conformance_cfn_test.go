@@ -54,6 +54,7 @@ var providerSchemaFiles = map[string]string{
 	"AWS::IAM::Policy":                  "aws-iam-policy.json",
 	"AWS::IAM::InstanceProfile":         "aws-iam-instanceprofile.json",
 	"AWS::DLM::LifecyclePolicy":         "aws-dlm-lifecyclepolicy.json",
+	"AWS::Rbin::Rule":                   "aws-rbin-rule.json",
 }
 
 // confTemplate is the part of a template these tests read.

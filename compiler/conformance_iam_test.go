@@ -39,7 +39,8 @@ import (
 // snapshot: share or unshare it, strip the tags pruning and protection rely
 // on, or delete it. Deletion has one exception, the pruning role (DESIGN.md:
 // "deny ec2:DeleteSnapshot except to the pruning role"): see
-// pruneDeleteProblems.
+// pruneDeleteProblems. Sharing has one too, the same role adding the
+// accounts of the policy's copies: see shareProblems.
 var writeOnceForbidden = []string{"ec2:DeleteSnapshot", "ec2:ModifySnapshotAttribute", "ec2:DeleteTags"}
 
 // pruningPolicyFile is the identity policy of the role that runs the
@@ -81,6 +82,81 @@ func pruneDeleteProblems(where, policy string, st map[string]any) []string {
 		out = append(out, where+": grants ec2:DeleteSnapshot without StringEquals ec2:ResourceTag/"+compiler.TagPolicy+" = "+policy+"; the pruning role may delete only its own policy's snapshots")
 	}
 	return out
+}
+
+// accountID is a 12-digit AWS account id.
+var accountID = regexp.MustCompile(`^[0-9]{12}$`)
+
+// shareProblems checks a statement that grants ec2:ModifySnapshotAttribute
+// in the pruning role's policy: on snapshots only, only on those carrying
+// this policy's tag, only adding named accounts (StringEquals
+// ec2:Add/userId, which a request without an added account cannot
+// satisfy), and in a document that denies making any snapshot public.
+func shareProblems(where, policy string, st map[string]any, doc any) []string {
+	var out []string
+	for _, r := range conformance.StringList(st["Resource"]) {
+		if !snapshotARN.MatchString(r) {
+			out = append(out, where+": grants ec2:ModifySnapshotAttribute on "+r+"; only snapshot ARNs are allowed")
+		}
+	}
+	if _, ok := st["NotResource"]; ok {
+		out = append(out, where+": grants ec2:ModifySnapshotAttribute with NotResource")
+	}
+	tagged, accounts := false, false
+	cond, _ := st["Condition"].(map[string]any)
+	for op, raw := range cond {
+		if op != "StringEquals" {
+			continue
+		}
+		keys, _ := raw.(map[string]any)
+		for k, v := range keys {
+			values := conformance.StringList(v)
+			switch {
+			case strings.EqualFold(k, "ec2:ResourceTag/"+compiler.TagPolicy) && len(values) == 1 && values[0] == policy:
+				tagged = true
+			case strings.EqualFold(k, "ec2:Add/userId") && len(values) > 0:
+				accounts = true
+				for _, a := range values {
+					if !accountID.MatchString(a) {
+						accounts = false
+					}
+				}
+			}
+		}
+	}
+	if !tagged {
+		out = append(out, where+": grants ec2:ModifySnapshotAttribute without StringEquals ec2:ResourceTag/"+compiler.TagPolicy+" = "+policy+"; only the policy's own snapshots may be shared")
+	}
+	if !accounts {
+		out = append(out, where+": grants ec2:ModifySnapshotAttribute without StringEquals ec2:Add/userId naming account ids; a share must name the policy's accounts")
+	}
+	public := false
+	for _, d := range conformance.Statements(doc) {
+		if d["Effect"] != "Deny" || !slicesContainsAction(conformance.StringList(d["Action"]), "ec2:ModifySnapshotAttribute") {
+			continue
+		}
+		c, _ := d["Condition"].(map[string]any)
+		if len(c) != 1 {
+			continue
+		}
+		null, _ := c["Null"].(map[string]any)
+		if v := conformance.StringList(null["ec2:Add/group"]); len(v) == 1 && v[0] == "false" && len(null) == 1 {
+			public = true
+		}
+	}
+	if !public {
+		out = append(out, where+": grants ec2:ModifySnapshotAttribute, but the document does not deny adding a group (Null ec2:Add/group false): a snapshot could be made public")
+	}
+	return out
+}
+
+func slicesContainsAction(actions []string, action string) bool {
+	for _, a := range actions {
+		if actionCovers(a, action) {
+			return true
+		}
+	}
+	return false
 }
 
 func iamSchemas(t *testing.T, draft *jsonschema.Draft) (identity, trust *jsonschema.Schema) {
@@ -147,6 +223,10 @@ func projectIAMProblems(path string, kind conformance.PolicyKind, doc any) []str
 					}
 					if forbidden == "ec2:DeleteSnapshot" && a == forbidden && strings.HasSuffix(path, pruningPolicyFile) {
 						out = append(out, pruneDeleteProblems(where, policy, st)...)
+						continue
+					}
+					if forbidden == "ec2:ModifySnapshotAttribute" && a == forbidden && strings.HasSuffix(path, pruningPolicyFile) {
+						out = append(out, shareProblems(where, policy, st, doc)...)
 						continue
 					}
 					out = append(out, where+": grants "+forbidden+" (through "+a+"); snapshots are write-once")
@@ -319,9 +399,57 @@ func TestConformanceIAMNegativeControl(t *testing.T) {
 		})
 	}
 
+	// The share exception: correctly scoped, and each way it can be broken.
+	share := map[string]any{"Sid": "ShareOwn", "Effect": "Allow", "Action": "ec2:ModifySnapshotAttribute",
+		"Resource": "arn:${AWS::Partition}:ec2:${AWS::Region}::snapshot/*",
+		"Condition": map[string]any{"StringEquals": map[string]any{
+			"ec2:ResourceTag/" + compiler.TagPolicy: confPathPolicy(automation[0]),
+			"ec2:Add/userId":                        []any{"111122223333"},
+		}}}
+	doc := confDecode(t, set, automation[0]).(map[string]any)
+	confAppendStatement(doc, share)
+	if problems := iamProblems(t, identity, trust, automation[0], doc); len(problems) > 0 {
+		t.Errorf("a correctly scoped share statement is rejected: %v", problems)
+	}
+	for _, c := range []struct {
+		name   string
+		mutate func(st map[string]any, doc map[string]any)
+		want   string
+	}{
+		{"share without account", func(st, _ map[string]any) {
+			delete(st["Condition"].(map[string]any)["StringEquals"].(map[string]any), "ec2:Add/userId")
+		}, "without StringEquals ec2:Add/userId"},
+		{"share with any account", func(st, _ map[string]any) {
+			st["Condition"].(map[string]any)["StringEquals"].(map[string]any)["ec2:Add/userId"] = "*"
+		}, "without StringEquals ec2:Add/userId"},
+		{"share of any snapshot", func(st, _ map[string]any) {
+			delete(st["Condition"].(map[string]any)["StringEquals"].(map[string]any), "ec2:ResourceTag/"+compiler.TagPolicy)
+		}, "only the policy's own snapshots may be shared"},
+		{"share without the public deny", func(_, doc map[string]any) {
+			var kept []any
+			for _, s := range doc["Statement"].([]any) {
+				if s.(map[string]any)["Sid"] != "NeverMakeSnapshotsPublic" {
+					kept = append(kept, s)
+				}
+			}
+			doc["Statement"] = kept
+		}, "a snapshot could be made public"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			doc := confDecode(t, set, automation[0]).(map[string]any)
+			st := confDeepCopy(t, share).(map[string]any)
+			confAppendStatement(doc, st)
+			c.mutate(st, doc)
+			after := iamProblems(t, identity, trust, automation[0], doc)
+			if !strings.Contains(strings.Join(after, "\n"), c.want) {
+				t.Fatalf("want a problem containing %q, got %v", c.want, after)
+			}
+		})
+	}
+
 	// The exception itself: the pruning role may delete its own policy's
 	// snapshots, as the generated pruning statement does.
-	doc := confDecode(t, set, automation[0]).(map[string]any)
+	doc = confDecode(t, set, automation[0]).(map[string]any)
 	confAppendStatement(doc, map[string]any{"Sid": "PruneOwn", "Effect": "Allow", "Action": "ec2:DeleteSnapshot",
 		"Resource":  "arn:${AWS::Partition}:ec2:${AWS::Region}::snapshot/*",
 		"Condition": map[string]any{"StringEquals": map[string]any{"ec2:ResourceTag/" + compiler.TagPolicy: confPathPolicy(automation[0])}}})

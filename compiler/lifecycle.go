@@ -5,6 +5,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/ssm-backup/ssm-backup/documents"
 	"github.com/ssm-backup/ssm-backup/policies"
 	"github.com/ssm-backup/ssm-backup/schedule"
 )
@@ -104,6 +105,30 @@ func lowerLifecycle(p *policies.Policy, pp *PolicyPlan) error {
 			Expression: d.Expression, Timezone: tz, Parsed: parsed, Location: loc,
 			Instance: d.Instance, DataCheck: drillDataCheck(s.Apps),
 		}
+	}
+	if len(pp.Copies) > 0 || pp.Archive != nil {
+		return checkRunbookSize(pp)
+	}
+	return nil
+}
+
+// MaxDocumentBytes is the most content SSM accepts for a document.
+const MaxDocumentBytes = 64 << 10
+
+// checkRunbookSize refuses a backup runbook SSM would refuse: the copy and
+// prune scripts take most of a document's 64 KB, and many long tags could
+// take the rest.
+func checkRunbookSize(pp *PolicyPlan) error {
+	params, err := documents.LinuxSnapshotParameters(pp.Snapshot)
+	if err != nil {
+		return nil // reported when the files are built
+	}
+	b, err := compactJSON(buildRunbook(pp, params))
+	if err != nil {
+		return err
+	}
+	if len(b) > MaxDocumentBytes {
+		return fmt.Errorf("the backup runbook would be %d bytes, more than the %d an SSM document may hold; use fewer or shorter tags, or fewer copies", len(b), MaxDocumentBytes)
 	}
 	return nil
 }

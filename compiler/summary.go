@@ -72,17 +72,14 @@ func writePolicySummary(b *strings.Builder, p *PolicyPlan, a *policyArtifacts, n
 	} else {
 		fmt.Fprintf(b, "- **Snapshot tags:** `%s`, `%s`, `%s`, `%s`\n", TagPolicy, TagInstanceID, TagConsistency, TagRunID)
 	}
-	fmt.Fprintf(b, "- **Retention:** %s\n\n", retentionText(p.Retention))
+	fmt.Fprintf(b, "- **Retention:** %s\n", retentionText(p.Retention))
+	writeLifecycleSummary(b, p, now) // copies, archive, protection, drill (lifecycle_summary.go)
 
 	b.WriteString("### Permissions\n\n")
 	writeRole(b, "Instance role `"+n.InstanceRole+"` (managed policy `"+n.InstancePolicy+"`)", a.roles.InstancePolicy)
 	writeRole(b, "Automation role `"+n.AutomationRole+"`", a.roles.AutomationPolicy)
 	writeRole(b, "Maintenance-window role `"+n.WindowRole+"`", a.roles.WindowPolicy)
-	if p.Retention == nil {
-		b.WriteString("None of the roles may delete, share or re-tag a snapshot.\n\n")
-	} else {
-		b.WriteString("Only the automation role may delete snapshots, and only those tagged `" + TagPolicy + "=" + n.Policy + "`. No role may share or re-tag a snapshot.\n\n")
-	}
+	b.WriteString(permissionsClosing(p))
 
 	if len(p.Warnings) > 0 {
 		b.WriteString("### Warnings\n\n")

@@ -31,9 +31,11 @@ import (
 const TerraformPath = "terraform/ssm-backup.tf.json"
 
 // terraformAWSProvider is the provider version the configuration is written
-// for: version 5 split inline and managed policies into resources of their
-// own (aws_iam_role_policy, aws_iam_role_policy_attachment) and deprecated
-// the aws_iam_role arguments that held them.
+// for. It uses arguments provider 5 has and provider 6 keeps; a role's
+// inline and managed policies are resources of their own
+// (aws_iam_role_policy, aws_iam_role_policy_attachment), because the
+// aws_iam_role arguments that could hold them, inline_policy and
+// managed_policy_arns, are deprecated in provider 5.
 const terraformAWSProvider = ">= 5.0"
 
 // tfPseudoParameters maps the CloudFormation pseudo parameters the IAM
@@ -58,7 +60,8 @@ func tfLiteral(s string) string { return tfLiteralEscaper.Replace(s) }
 // tfWithPseudoParameters escapes s like tfLiteral, except that each
 // CloudFormation pseudo parameter becomes the interpolation of the data
 // source that stands in for it. Any other ${AWS::...} would be resolved by
-// CloudFormation and not by Terraform, so it is an error.
+// CloudFormation and not by Terraform, so it is an error; so is a "$" right
+// before a pseudo parameter, which Terraform would read as the escape "$${".
 func tfWithPseudoParameters(s string) (string, error) {
 	var b strings.Builder
 	b.Grow(len(s) + len(s)/8)
@@ -72,6 +75,9 @@ func tfWithPseudoParameters(s string) (string, error) {
 			interp, ok := tfPseudoParameters[rest[:end+1]]
 			if !ok {
 				return "", fmt.Errorf("pseudo parameter %s has no Terraform equivalent", rest[:end+1])
+			}
+			if i > 0 && s[i-1] == '$' {
+				return "", fmt.Errorf("%q: a \"$\" right before %s cannot be written in Terraform's syntax", s, rest[:end+1])
 			}
 			b.WriteString(interp)
 			i += end + 1
@@ -126,6 +132,7 @@ const (
 	tfTypeWindow          = "aws_ssm_maintenance_window"
 	tfTypeWindowTarget    = "aws_ssm_maintenance_window_target"
 	tfTypeWindowTask      = "aws_ssm_maintenance_window_task"
+	tfTypeRecycleBinRule  = "aws_rbin_rule"
 )
 
 // Field order follows the JSON names alphabetically, so that every object
@@ -228,6 +235,26 @@ type tfAutomationParameters struct {
 type tfTaskParameter struct {
 	Name   string   `json:"name"`
 	Values []string `json:"values"`
+}
+
+// tfRecycleBinRule is aws_rbin_rule; its retention_period block occurs
+// once, its resource_tags blocks up to 50 times.
+type tfRecycleBinRule struct {
+	Description     string              `json:"description"`
+	ResourceTags    []tfRbinResourceTag `json:"resource_tags"`
+	ResourceType    string              `json:"resource_type"`
+	RetentionPeriod tfRbinRetention     `json:"retention_period"`
+	Tags            map[string]string   `json:"tags"`
+}
+
+type tfRbinResourceTag struct {
+	Key   string `json:"resource_tag_key"`
+	Value string `json:"resource_tag_value"`
+}
+
+type tfRbinRetention struct {
+	Unit  string `json:"retention_period_unit"`
+	Value int    `json:"retention_period_value"`
 }
 
 type tfOutput struct {
@@ -361,8 +388,98 @@ func tfMarshal(v any) (json.RawMessage, error) {
 	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
 
+// render writes the configuration exactly as documents.MarshalIndent would,
+// but into one buffer sized up front, as writeTemplate does for the
+// template: the resources are rendered already, and re-indenting the whole
+// file through the encoder cost more than rendering them.
 func (t *renderedTerraform) render() ([]byte, error) {
-	return documents.MarshalIndent(t)
+	size := 1024
+	for _, byName := range t.Resource {
+		for k, v := range byName {
+			size += len(k) + 3*len(v) + 16 // indentation roughly triples compact JSON
+		}
+	}
+	for k, v := range t.Output {
+		size += len(k) + 2*len(v) + 16
+	}
+	var buf bytes.Buffer
+	buf.Grow(size)
+	data, err := tfMarshal(t.Data)
+	if err != nil {
+		return nil, err
+	}
+	settings, err := tfMarshal(t.Terraform)
+	if err != nil {
+		return nil, err
+	}
+	buf.WriteString("{\n")
+	if err := tfWriteMember(&buf, 1, "data", data); err != nil {
+		return nil, err
+	}
+	if len(t.Output) > 0 {
+		buf.WriteString(",\n")
+		if err := tfWriteRawMap(&buf, 1, "output", t.Output); err != nil {
+			return nil, err
+		}
+	}
+	buf.WriteString(",\n")
+	tfWriteKey(&buf, 1, "resource")
+	if len(t.Resource) == 0 {
+		buf.WriteString("{}")
+	} else {
+		buf.WriteString("{\n")
+		for i, typ := range slices.Sorted(maps.Keys(t.Resource)) {
+			if i > 0 {
+				buf.WriteString(",\n")
+			}
+			if err := tfWriteRawMap(&buf, 2, typ, t.Resource[typ]); err != nil {
+				return nil, err
+			}
+		}
+		buf.WriteString("\n  }")
+	}
+	buf.WriteString(",\n")
+	if err := tfWriteMember(&buf, 1, "terraform", settings); err != nil {
+		return nil, err
+	}
+	buf.WriteString("\n}\n")
+	return buf.Bytes(), nil
+}
+
+// tfWriteKey writes an object member's key at the given depth.
+func tfWriteKey(buf *bytes.Buffer, depth int, key string) {
+	for range depth {
+		buf.WriteString("  ")
+	}
+	b, _ := tfMarshal(key) // a string always marshals
+	buf.Write(b)
+	buf.WriteString(": ")
+}
+
+// tfWriteMember writes key and a rendered value at the given depth.
+func tfWriteMember(buf *bytes.Buffer, depth int, key string, value json.RawMessage) error {
+	tfWriteKey(buf, depth, key)
+	return json.Indent(buf, value, strings.Repeat("  ", depth), "  ")
+}
+
+// tfWriteRawMap writes key and an object of rendered values, keys sorted.
+func tfWriteRawMap(buf *bytes.Buffer, depth int, key string, m map[string]json.RawMessage) error {
+	tfWriteKey(buf, depth, key)
+	if len(m) == 0 {
+		buf.WriteString("{}")
+		return nil
+	}
+	buf.WriteString("{\n")
+	for i, k := range slices.Sorted(maps.Keys(m)) {
+		if i > 0 {
+			buf.WriteString(",\n")
+		}
+		if err := tfWriteMember(buf, depth+1, k, m[k]); err != nil {
+			return err
+		}
+	}
+	buf.WriteString("\n" + strings.Repeat("  ", depth) + "}")
+	return nil
 }
 
 func tfTags(tags []APITag) map[string]string {
@@ -582,6 +699,8 @@ func terraformPolicy(p *PolicyPlan, a *policyArtifacts) terraformFragment {
 		WindowID: tfRef(tfTypeWindow, window, "id"),
 	})
 
+	terraformLifecycle(&f, p)
+
 	// The template's outputs, with the value each Ref returns.
 	f.output(instanceProfile, tfOutput{
 		Description: tfLiteral("Attach this instance profile to the instances of policy " + n.Policy),
@@ -596,6 +715,39 @@ func terraformPolicy(p *PolicyPlan, a *policyArtifacts) terraformFragment {
 		Value:       tfRef(tfTypeWindow, window, "id"),
 	})
 	return f
+}
+
+// terraformLifecycle adds the counterparts of the lifecycle's template
+// resources (lifecycle_cfn.go), converted from the template's own, so the
+// two are written once. A template resource of a type not converted here
+// is left out rather than failing the whole compile; TestTerraform's
+// parity check fails on it.
+func terraformLifecycle(f *terraformFragment, p *PolicyPlan) {
+	lc := &Template{Resources: map[string]Resource{}}
+	addLifecycleResources(lc, p)
+	for _, id := range slices.Sorted(maps.Keys(lc.Resources)) {
+		switch props := lc.Resources[id].Properties.(type) {
+		case rbinRuleProperties:
+			var tags []APITag
+			for _, t := range props.Tags {
+				tags = append(tags, APITag(t))
+			}
+			var resourceTags []tfRbinResourceTag
+			for _, t := range props.ResourceTags {
+				resourceTags = append(resourceTags, tfRbinResourceTag{Key: tfLiteral(t.ResourceTagKey), Value: tfLiteral(t.ResourceTagValue)})
+			}
+			f.resource(tfTypeRecycleBinRule, tfName(id), tfRecycleBinRule{
+				Description:  tfLiteral(props.Description),
+				ResourceTags: resourceTags,
+				ResourceType: props.ResourceType,
+				RetentionPeriod: tfRbinRetention{
+					Unit:  props.RetentionPeriod.RetentionPeriodUnit,
+					Value: props.RetentionPeriod.RetentionPeriodValue,
+				},
+				Tags: tfTags(tags),
+			})
+		}
+	}
 }
 
 // tfManagedPolicyName names the attachment of an AWS managed policy after

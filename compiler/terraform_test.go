@@ -177,6 +177,18 @@ var tfArguments = map[string]tfResourceSchema{
 		},
 		computed: []string{"arn", "id", "window_task_id"},
 	},
+	"aws_rbin_rule": {
+		args: map[string]tfArg{
+			"resource_type": req(tfString), "description": opt(tfString), "tags": tfTags,
+			"resource_tags": {kind: tfBlock, maxItems: 50, nested: map[string]tfArg{
+				"resource_tag_key": req(tfString), "resource_tag_value": opt(tfString),
+			}},
+			"retention_period": {kind: tfBlock, required: true, minItems: 1, maxItems: 1, nested: map[string]tfArg{
+				"retention_period_unit": req(tfString), "retention_period_value": req(tfNumber),
+			}},
+		},
+		computed: []string{"arn", "id", "lock_end_time", "lock_state", "status", "tags_all"},
+	},
 }
 
 // tfDataSources are the data sources the configuration may declare, with
@@ -862,6 +874,7 @@ var cfnTerraformTypes = map[string]struct{ tfType, refAttr string }{
 	"AWS::SSM::MaintenanceWindow":       {"aws_ssm_maintenance_window", "id"},
 	"AWS::SSM::MaintenanceWindowTarget": {"aws_ssm_maintenance_window_target", "id"},
 	"AWS::SSM::MaintenanceWindowTask":   {"aws_ssm_maintenance_window_task", "id"},
+	"AWS::Rbin::Rule":                   {"aws_rbin_rule", "arn"},
 }
 
 // tfJSONArgs hold JSON documents as strings; parity compares them decoded.
@@ -972,6 +985,21 @@ func tfCheckParity(cfg map[string]any, tmpl map[string]any) []string {
 				set(m[0], m[1], nil)
 			}
 			set("targets", "Targets", cfnTargets)
+		case "AWS::Rbin::Rule":
+			set("description", "Description", nil)
+			set("resource_type", "ResourceType", nil)
+			set("tags", "Tags", cfnTagMap)
+			set("resource_tags", "ResourceTags", func(v any) any {
+				l, _ := v.([]any)
+				var out []any
+				for _, t := range l {
+					out = append(out, map[string]any{"resource_tag_key": asMap(t)["ResourceTagKey"], "resource_tag_value": asMap(t)["ResourceTagValue"]})
+				}
+				return out
+			})
+			set("retention_period", "RetentionPeriod", func(v any) any {
+				return map[string]any{"retention_period_unit": asMap(v)["RetentionPeriodUnit"], "retention_period_value": asMap(v)["RetentionPeriodValue"]}
+			})
 		case "AWS::SSM::MaintenanceWindowTask":
 			for _, m := range [][2]string{
 				{"window_id", "WindowId"}, {"name", "Name"}, {"description", "Description"}, {"task_arn", "TaskArn"},

@@ -75,7 +75,7 @@ func CopySnapshotsStep(name string, in CopyInputs) AutomationStep {
 			Runtime:      scriptRuntime,
 			Handler:      "handler",
 			InputPayload: in,
-			Script:       copySnapshotsScript,
+			Script:       stepScriptOf("copy_snapshots.py"),
 		},
 		Outputs: []StepOutput{
 			{Name: "Copied", Selector: "$.Payload.copied", Type: "StringList"},

@@ -67,7 +67,7 @@ func TestCopySnapshotsStepJSON(t *testing.T) {
 	if !ok {
 		t.Fatalf("Inputs is %T, want executeScriptInputs", step.Inputs)
 	}
-	if in.Script != copySnapshotsScript {
+	if in.Script != stepScript("copy_snapshots.py", copySnapshotsScript) {
 		t.Error("Script is not the embedded copy_snapshots.py")
 	}
 	in.Script = "SCRIPT"

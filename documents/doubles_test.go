@@ -180,6 +180,10 @@ type ec2Request struct {
 	Blocked map[string]bool
 	// probes finish when the write does, i.e. once the file system is thawed.
 	probes map[string]chan error
+	// Responded is when the double began writing its answer (zero for a
+	// request left hanging); Served is closed then.
+	Responded time.Time
+	Served    chan struct{}
 }
 
 type ec2Double struct {
@@ -189,6 +193,7 @@ type ec2Double struct {
 	mode     ec2Mode
 	delay    time.Duration
 	probe    []string
+	hook     func(*ec2Request)
 	secrets  map[string]string // access key id → secret
 	requests []*ec2Request
 	received chan *ec2Request
@@ -221,6 +226,14 @@ func (d *ec2Double) configure(mode ec2Mode, delay time.Duration, probe ...string
 	d.mode, d.delay, d.probe = mode, delay, probe
 }
 
+// onRequest sets a function run while each request is served, after the
+// freeze probes and before the delay and the answer; nil for none.
+func (d *ec2Double) onRequest(hook func(*ec2Request)) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.hook = hook
+}
+
 func (d *ec2Double) requestLog() []*ec2Request {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -250,10 +263,10 @@ func probeWrite(dir string) chan error {
 func (d *ec2Double) serve(w http.ResponseWriter, r *http.Request) {
 	at := time.Now()
 	d.mu.Lock()
-	mode, delay, probe := d.mode, d.delay, d.probe
+	mode, delay, probe, hook := d.mode, d.delay, d.probe, d.hook
 	d.mu.Unlock()
 
-	req := &ec2Request{At: at, UserAgent: r.UserAgent(), Blocked: map[string]bool{}, probes: map[string]chan error{}}
+	req := &ec2Request{At: at, UserAgent: r.UserAgent(), Blocked: map[string]bool{}, probes: map[string]chan error{}, Served: make(chan struct{})}
 	for _, m := range probe {
 		req.probes[m] = probeWrite(m)
 	}
@@ -300,8 +313,17 @@ func (d *ec2Double) serve(w http.ResponseWriter, r *http.Request) {
 	d.mu.Unlock()
 	d.received <- req
 
+	if hook != nil {
+		hook(req)
+	}
 	if delay > 0 {
 		time.Sleep(delay)
+	}
+	if mode != ec2Hang {
+		d.mu.Lock()
+		req.Responded = time.Now()
+		d.mu.Unlock()
+		close(req.Served)
 	}
 	requestID := fmt.Sprintf("%08x-0000-4000-8000-000000000000", at.UnixNano()&0xffffffff)
 	w.Header().Set("Content-Type", "text/xml;charset=UTF-8")

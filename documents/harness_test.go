@@ -213,23 +213,33 @@ type runSpec struct {
 
 // scriptResult is the JSON object the script prints as its last line.
 type scriptResult struct {
-	Status               string   `json:"status"`
-	Message              string   `json:"message"`
-	Policy               string   `json:"policy"`
-	InstanceID           string   `json:"instanceId"`
-	Region               string   `json:"region"`
-	RunID                string   `json:"runId"`
-	Client               string   `json:"client"`
-	RequestedConsistency string   `json:"requestedConsistency"`
-	Consistency          string   `json:"consistency"`
-	SnapshotIDs          []string `json:"snapshotIds"`
-	Frozen               []string `json:"frozen"`
-	Skipped              []string `json:"skipped"`
-	FreezeMs             int64    `json:"freezeMs"`
-	RequestMs            int64    `json:"requestMs"`
-	MaxFreezeSeconds     int      `json:"maxFreezeSeconds"`
-	BudgetExceeded       bool     `json:"budgetExceeded"`
-	Warnings             []string `json:"warnings"`
+	Status                string             `json:"status"`
+	Message               string             `json:"message"`
+	Policy                string             `json:"policy"`
+	InstanceID            string             `json:"instanceId"`
+	Region                string             `json:"region"`
+	RunID                 string             `json:"runId"`
+	Client                string             `json:"client"`
+	RequestedConsistency  string             `json:"requestedConsistency"`
+	Consistency           string             `json:"consistency"`
+	SnapshotIDs           []string           `json:"snapshotIds"`
+	Frozen                []string           `json:"frozen"`
+	Skipped               []string           `json:"skipped"`
+	Apps                  []string           `json:"apps"`
+	ApplicationConsistent bool               `json:"applicationConsistent"`
+	Binlog                []binlogCoordinate `json:"binlog"`
+	FreezeMs              int64              `json:"freezeMs"`
+	LockMs                int64              `json:"lockMs"`
+	RequestMs             int64              `json:"requestMs"`
+	MaxFreezeSeconds      int                `json:"maxFreezeSeconds"`
+	BudgetExceeded        bool               `json:"budgetExceeded"`
+	Warnings              []string           `json:"warnings"`
+}
+
+// binlogCoordinate is where a MySQL server's binary log stood under the lock.
+type binlogCoordinate struct {
+	File     string `json:"file"`
+	Position string `json:"position"`
 }
 
 type runOutcome struct {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -74,7 +75,7 @@ func TestLinuxSnapshotDocumentShape(t *testing.T) {
 	if diff := cmp.Diff([]string{"platformType", "Linux"}, step.Precondition.StringEquals); diff != "" {
 		t.Errorf("precondition (-want +got):\n%s", diff)
 	}
-	wantParams := []string{"Client", "Consistency", "ExcludeBootVolume", "MaxFreezeSeconds", "Mounts", "PolicyName", "RunId", "SnapshotTags"}
+	wantParams := []string{"Apps", "Client", "Consistency", "ExcludeBootVolume", "MaxFreezeSeconds", "Mounts", "PolicyName", "RunId", "SnapshotTags"}
 	var names []string
 	for n := range got.Parameters {
 		names = append(names, n)
@@ -100,6 +101,7 @@ func TestLinuxSnapshotParameterDefaults(t *testing.T) {
 	want := map[string]string{
 		ParamPolicyName:        "mysql-fleet",
 		ParamConsistency:       "filesystem",
+		ParamApps:              "",
 		ParamExcludeBootVolume: "true",
 		ParamMounts:            "/srv/db-data /srv/db-logs",
 		ParamMaxFreezeSeconds:  "10",
@@ -166,6 +168,7 @@ func TestLinuxSnapshotPatternsRejectShellMetacharacters(t *testing.T) {
 		ParamMaxFreezeSeconds: "10",
 		ParamSnapshotTags:     `[{"Key":"k","Value":"v"}]`,
 		ParamRunID:            "0f0e0d0c-0b0a-4909-8807-060504030201",
+		ParamApps:             "mysql:/etc/ssm-backup/mysql.cnf:5:1 postgresql:backup:/etc/ssm-backup/pg_service.conf custom:/usr/local/sbin/pause:/usr/local/sbin/resume:30",
 	}
 	hostile := []string{"'", "\n", "$(", "`", `\`, "\r", "\x00", "'; touch /tmp/x; '", "$HOME", "${IFS}", ";", "|", "&", ">", "<", "*", "?", "~", "\t"}
 	for name, p := range doc.Parameters {
@@ -188,6 +191,9 @@ func TestLinuxSnapshotPatternsRejectShellMetacharacters(t *testing.T) {
 			}
 			if name == ParamMounts {
 				cands = append(cands, "/data "+h, "/data/"+h+"x")
+			}
+			if name == ParamApps {
+				cands = append(cands, "mysql:/etc/"+h+":5:1", "postgresql:"+h+":", "custom:/bin/true:"+h+":1", "custom:/bin/"+h+"::1", base+" "+h)
 			}
 			for _, c := range cands {
 				if re.MatchString(c) {
@@ -215,6 +221,26 @@ func TestLinuxSnapshotPatternsAcceptAndRefuse(t *testing.T) {
 		{PatternMounts, []string{"", "/", "/data", "/var/lib/mysql /var/log/mysql", "/a.b/c_d-e"}, []string{"data", "/data ", " /data", "/data  /x", "/data,/x", "/da ta x", "-f"}},
 		{PatternMaxFreezeSeconds, []string{"1", "9", "10", "59", "60"}, []string{"0", "61", "01", "100", "-1", " 1", "1s"}},
 		{PatternRunID, []string{"", "0f0e0d0c-0b0a-4909-8807-060504030201"}, []string{"a b", strings.Repeat("a", 65), "x/y"}},
+		{PatternApps, []string{
+			"",
+			"mysql::5:1",
+			"mariadb:/etc/ssm-backup/my.cnf:60:0",
+			"postgresql::",
+			"postgresql:backup:",
+			"postgresql:back_up.1-x:/etc/ssm-backup/pg_service.conf",
+			"custom:/usr/local/sbin/pause::1",
+			"custom:/a:/b:3600",
+			"custom:/a:/b:999",
+			"custom:/a:/b:2500",
+			"mysql::5:1 postgresql:: custom:/a:/b:30",
+			"postgresql:" + strings.Repeat("s", 64) + ":",
+		}, []string{
+			" ", "mysql", "mysql::5:1 ", " mysql::5:1", "mysql::5:1  postgresql::", "mysql::5:1,postgresql::",
+			"mysql::0:1", "mysql::61:1", "mysql::05:1", "mysql::5:2", "mysql::5", "mysql:etc/my.cnf:5:1", "mysql::5:1:x",
+			"postgres::", "postgresql:", "postgresql::/etc/pg_service.conf", "postgresql:a b:", "postgresql:" + strings.Repeat("s", 65) + ":",
+			"custom:::30", "custom:/a:/b:0", "custom:/a:/b:3601", "custom:/a:/b:", "custom:/a:b:30", "custom:/a b:/c:30",
+			"sqlserver::", "MYSQL::5:1",
+		}},
 		{PatternSnapshotTags, []string{
 			`[]`,
 			`[{"Key":"k","Value":""}]`,
@@ -326,7 +352,60 @@ func TestLinuxSnapshotCommandRejectsInvalid(t *testing.T) {
 	}{
 		{"policy name", func(s *LinuxSnapshot) { s.PolicyName = "My Policy" }, "PolicyName"},
 		{"empty policy name", func(s *LinuxSnapshot) { s.PolicyName = "" }, "PolicyName"},
-		{"consistency", func(s *LinuxSnapshot) { s.Consistency = "application" }, "Consistency"},
+		{"consistency", func(s *LinuxSnapshot) { s.Consistency = "stopped" }, "Consistency"},
+		{"application without apps", func(s *LinuxSnapshot) { s.Consistency = ConsistencyApplication }, "at least one application"},
+		{"apps without application", func(s *LinuxSnapshot) { s.Apps = []LinuxApp{{Type: AppPostgreSQL}} }, "with consistency \"application\" only"},
+		{"app type", func(s *LinuxSnapshot) {
+			s.Consistency, s.Apps = ConsistencyApplication, []LinuxApp{{Type: "sqlserver"}}
+		}, "type must be"},
+		{"lock wait 0", func(s *LinuxSnapshot) {
+			s.Consistency, s.Apps = ConsistencyApplication, []LinuxApp{{Type: AppMySQL}}
+		}, "LockWaitSeconds"},
+		{"defaults file with quote", func(s *LinuxSnapshot) {
+			s.Consistency, s.Apps = ConsistencyApplication, []LinuxApp{{Type: AppMySQL, DefaultsFile: "/etc/my'.cnf", LockWaitSeconds: 5}}
+		}, "DefaultsFile"},
+		{"defaults file relative", func(s *LinuxSnapshot) {
+			s.Consistency, s.Apps = ConsistencyApplication, []LinuxApp{{Type: AppMariaDB, DefaultsFile: "my.cnf", LockWaitSeconds: 5}}
+		}, "DefaultsFile"},
+		{"mysql with a hook", func(s *LinuxSnapshot) {
+			s.Consistency, s.Apps = ConsistencyApplication, []LinuxApp{{Type: AppMySQL, LockWaitSeconds: 5, Pre: "/bin/true"}}
+		}, "only DefaultsFile"},
+		{"service with space", func(s *LinuxSnapshot) {
+			s.Consistency, s.Apps = ConsistencyApplication, []LinuxApp{{Type: AppPostgreSQL, Service: "a b"}}
+		}, "Service"},
+		{"service file alone", func(s *LinuxSnapshot) {
+			s.Consistency, s.Apps = ConsistencyApplication, []LinuxApp{{Type: AppPostgreSQL, ServiceFile: "/etc/pg_service.conf"}}
+		}, "needs Service"},
+		{"custom without pre", func(s *LinuxSnapshot) {
+			s.Consistency, s.Apps = ConsistencyApplication, []LinuxApp{{Type: AppCustom, TimeoutSeconds: 30}}
+		}, "Pre"},
+		{"custom post with dollar", func(s *LinuxSnapshot) {
+			s.Consistency, s.Apps = ConsistencyApplication, []LinuxApp{{Type: AppCustom, Pre: "/bin/true", Post: "/bin/$(reboot)", TimeoutSeconds: 30}}
+		}, "Post"},
+		{"custom timeout", func(s *LinuxSnapshot) {
+			s.Consistency, s.Apps = ConsistencyApplication, []LinuxApp{{Type: AppCustom, Pre: "/bin/true", TimeoutSeconds: 3601}}
+		}, "TimeoutSeconds"},
+		{"too many apps", func(s *LinuxSnapshot) {
+			s.Consistency = ConsistencyApplication
+			for i := 0; i <= MaxApps; i++ {
+				s.Apps = append(s.Apps, LinuxApp{Type: AppPostgreSQL})
+			}
+		}, "at most"},
+		{"too many mysql", func(s *LinuxSnapshot) {
+			s.Consistency = ConsistencyApplication
+			for i := 0; i <= MaxMySQLApps; i++ {
+				s.Apps = append(s.Apps, LinuxApp{Type: AppMySQL, LockWaitSeconds: 5})
+			}
+		}, "at most 3"},
+		{"apps too slow", func(s *LinuxSnapshot) {
+			s.Consistency = ConsistencyApplication
+			for i := 0; i < 3; i++ {
+				s.Apps = append(s.Apps, LinuxApp{Type: AppCustom, Pre: "/bin/true", TimeoutSeconds: 3600})
+			}
+		}, "may take"},
+		{"timeout short of the apps", func(s *LinuxSnapshot) {
+			s.Consistency, s.Apps = ConsistencyApplication, []LinuxApp{{Type: AppCustom, Pre: "/bin/true", TimeoutSeconds: 600}}
+		}, "TimeoutSeconds"},
 		{"relative mount", func(s *LinuxSnapshot) { s.Mounts = []string{"data"} }, "Mounts"},
 		{"mount with space", func(s *LinuxSnapshot) { s.Mounts = []string{"/my data"} }, "Mounts"},
 		{"mount with quote", func(s *LinuxSnapshot) { s.Mounts = []string{"/data'"} }, "Mounts"},
@@ -383,12 +462,131 @@ func TestLinuxSnapshotScriptEmbedded(t *testing.T) {
 	if LinuxSnapshotScript()[0] != '#' {
 		t.Errorf("LinuxSnapshotScript returned the embedded bytes themselves; a caller changed them")
 	}
-	for _, hook := range []string{"quiesce_apps() {", "resume_apps() {"} {
-		if !bytes.Contains(onDisk, []byte(hook)) {
-			t.Errorf("the script lacks the extension point %s", hook)
+	for _, stage := range []string{"prepare_apps() {", "quiesce_apps() {", "resume_apps() {"} {
+		if !bytes.Contains(onDisk, []byte(stage)) {
+			t.Errorf("the script lacks the stage %s", stage)
 		}
 	}
 	if bytes.Contains(onDisk, []byte("\r")) || bytes.Contains(onDisk, []byte("\t")) {
 		t.Errorf("the script holds CR or tab characters; it is shown line by line in the JSON")
+	}
+}
+
+func exampleApplicationSnapshot() LinuxSnapshot {
+	s := exampleLinuxSnapshot()
+	s.Consistency = ConsistencyApplication
+	s.Apps = []LinuxApp{
+		{Type: AppMySQL, DefaultsFile: "/etc/ssm-backup/mysql.cnf", LockWaitSeconds: 5, PreFlush: true},
+		{Type: AppPostgreSQL},
+		{Type: AppPostgreSQL, Service: "backup", ServiceFile: "/etc/ssm-backup/pg_service.conf"},
+		{Type: AppCustom, Pre: "/usr/local/sbin/pause", Post: "/usr/local/sbin/resume", TimeoutSeconds: 30},
+		{Type: AppMariaDB, LockWaitSeconds: 60},
+		{Type: AppCustom, Pre: "/usr/local/sbin/flush", TimeoutSeconds: 1},
+	}
+	s.TimeoutSeconds = 2*s.MaxFreezeSeconds + stepSlackSeconds + s.AppSeconds()
+	return s
+}
+
+// The Apps value is the compact spec the script parses, in the listed order.
+func TestLinuxSnapshotAppsValue(t *testing.T) {
+	s := exampleApplicationSnapshot()
+	want := "mysql:/etc/ssm-backup/mysql.cnf:5:1 postgresql:: postgresql:backup:/etc/ssm-backup/pg_service.conf " +
+		"custom:/usr/local/sbin/pause:/usr/local/sbin/resume:30 mariadb::60:0 custom:/usr/local/sbin/flush::1"
+	params, err := LinuxSnapshotParameters(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(params[ParamApps], "|"); got != want {
+		t.Errorf("Apps = %q, want %q", got, want)
+	}
+	if got := params[ParamConsistency]; len(got) != 1 || got[0] != ConsistencyApplication {
+		t.Errorf("Consistency = %q", got)
+	}
+	doc := mustLinuxSnapshotCommand(t, s)
+	if err := checkParameterValue(doc.Parameters[ParamApps], want); err != nil {
+		t.Errorf("the document refuses its own Apps: %v", err)
+	}
+	if doc.Parameters[ParamApps].Default != want {
+		t.Errorf("Apps default = %#v", doc.Parameters[ParamApps].Default)
+	}
+	// The timeout covers the applications' steps outside the budget.
+	wantSeconds := (mysqlConnectSeconds + 5 + 2 + mysqlReleaseSeconds + 2) + 2*(pgCheckpointSeconds+killAfterSeconds) +
+		(30 + killAfterSeconds) + (mysqlConnectSeconds + 60 + 2 + mysqlReleaseSeconds + 2) + (1 + killAfterSeconds)
+	if got := s.AppSeconds(); got != wantSeconds {
+		t.Errorf("AppSeconds = %d, want %d", got, wantSeconds)
+	}
+	s.TimeoutSeconds--
+	if _, err := LinuxSnapshotCommand(s); err == nil || !strings.Contains(err.Error(), "TimeoutSeconds") {
+		t.Errorf("a timeout 1 s short of the apps' steps: err = %v", err)
+	}
+}
+
+// The shared document takes no application by default, and accepts every
+// level.
+func TestSharedLinuxSnapshotDefaults(t *testing.T) {
+	doc, err := SharedLinuxSnapshotCommand("shared")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := doc.Parameters[ParamApps].Default; d != "" {
+		t.Errorf("Apps default %#v, want \"\" (no application)", d)
+	}
+	if diff := cmp.Diff([]string{"crash", "filesystem", "application"}, doc.Parameters[ParamConsistency].AllowedValues); diff != "" {
+		t.Errorf("Consistency allowedValues (-want +got):\n%s", diff)
+	}
+	if doc.Parameters[ParamConsistency].Default != nil {
+		t.Errorf("Consistency has a default; each policy must pass its own")
+	}
+	if got, _ := strconv.Atoi(doc.MainSteps[0].Inputs.TimeoutSeconds); got != SharedLinuxSnapshotTimeoutSeconds || got < 2*60+stepSlackSeconds+MaxAppSeconds {
+		t.Errorf("shared step timeout %d does not cover the longest budget and MaxAppSeconds", got)
+	}
+}
+
+// SSM refuses a document whose content exceeds 64 KB. The shared document is
+// the biggest one; it must stay well below, so that the script can grow.
+func TestSharedLinuxSnapshotDocumentSize(t *testing.T) {
+	doc, err := SharedLinuxSnapshotCommand("ssm-backup: consistent EBS snapshots of a Linux instance's volumes, taken on the instance. Run by the backup runbook of each Linux policy, which passes the policy's settings.")
+	if err != nil {
+		t.Fatal(err)
+	}
+	compact, err := json.Marshal(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	indented, err := MarshalIndent(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const limit, room = 64 << 10, 12 << 10
+	t.Logf("shared document: %d bytes compact, %d indented (limit %d)", len(compact), len(indented), limit)
+	if len(compact) > limit-room {
+		t.Errorf("shared document is %d bytes of JSON; keep it under %d (SSM's %d less %d of room)", len(compact), limit-room, limit, room)
+	}
+	if len(indented) > limit {
+		t.Errorf("shared document is %d bytes as emitted (indented); SSM's limit is %d", len(indented), limit)
+	}
+}
+
+// The Go side's view of the script's time bounds (AppSeconds) must match
+// the script's own constants.
+func TestLinuxSnapshotScriptBounds(t *testing.T) {
+	script := string(LinuxSnapshotScript())
+	for name, want := range map[string]int{
+		"MYSQL_CONNECT_SECONDS": mysqlConnectSeconds,
+		"MYSQL_RELEASE_SECONDS": mysqlReleaseSeconds,
+		"PG_CHECKPOINT_SECONDS": pgCheckpointSeconds,
+		"KILL_AFTER_SECONDS":    killAfterSeconds,
+		"MAX_APPS":              MaxApps,
+		"MAX_MYSQL_APPS":        MaxMySQLApps,
+		"MAX_USER_TAGS":         MaxSnapshotTags,
+	} {
+		m := regexp.MustCompile(`\b` + name + `=([0-9]+)\b`).FindStringSubmatch(script)
+		if m == nil {
+			t.Errorf("the script does not set %s", name)
+			continue
+		}
+		if got, _ := strconv.Atoi(m[1]); got != want {
+			t.Errorf("the script's %s is %d, the Go side assumes %d", name, got, want)
+		}
 	}
 }

@@ -97,7 +97,7 @@ func PruneSnapshotsStep(name string, in PruneInputs) AutomationStep {
 			Runtime:      scriptRuntime,
 			Handler:      "handler",
 			InputPayload: in,
-			Script:       pruneSnapshotsScript,
+			Script:       stepScriptOf("prune_snapshots.py"),
 		},
 		Outputs: []StepOutput{
 			{Name: "Deleted", Selector: "$.Payload.deleted", Type: "StringList"},

@@ -50,7 +50,7 @@ func TestPruneSnapshotsStepJSON(t *testing.T) {
 	if !ok {
 		t.Fatalf("Inputs is %T, want executeScriptInputs", step.Inputs)
 	}
-	if in.Script != pruneSnapshotsScript {
+	if in.Script != stepScript("prune_snapshots.py", pruneSnapshotsScript) {
 		t.Error("Script is not the embedded prune_snapshots.py")
 	}
 	in.Script = "SCRIPT"

@@ -72,7 +72,7 @@ func Compare(in Input) *Plan {
 	// also emitted as a file, so the template need not be looked at.
 	shared := false
 	for _, f := range changedFiles {
-		if !strings.HasPrefix(f, "policies/") && f != compiler.TemplatePath {
+		if !strings.HasPrefix(f, "policies/") && !isSetWideRendering(f) {
 			shared = true
 			break
 		}
@@ -410,4 +410,12 @@ func diffSettings(old, new []setting) []SettingChange {
 		}
 	}
 	return out
+}
+
+// isSetWideRendering reports whether f is one of the files that render the
+// whole set again (the CloudFormation template, the Terraform configuration,
+// the summary): they change with any policy and hold nothing the policy
+// directories and shared documents do not.
+func isSetWideRendering(f string) bool {
+	return f == compiler.TemplatePath || f == compiler.TerraformPath || f == compiler.SummaryPath
 }

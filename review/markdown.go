@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ssm-backup/ssm-backup/compiler"
 	"github.com/ssm-backup/ssm-backup/schedule"
 )
 
@@ -115,7 +114,7 @@ func (p *Plan) sharedFiles() []fileStatus {
 		paths  []string
 	}{{"added", p.Files.Added}, {"removed", p.Files.Removed}, {"changed", p.Files.Changed}} {
 		for _, f := range l.paths {
-			if !strings.HasPrefix(f, "policies/") && f != compiler.TemplatePath && f != compiler.SummaryPath {
+			if !strings.HasPrefix(f, "policies/") && !isSetWideRendering(f) {
 				out = append(out, fileStatus{l.status, f})
 			}
 		}
@@ -432,11 +431,20 @@ func writeIAM(b *strings.Builder, change string, roles []RoleChange) {
 	b.WriteString("**IAM permissions**\n\n")
 	for _, r := range roles {
 		fmt.Fprintf(b, "%s role:\n", capitalize(r.Role))
+		// An added Deny restricts the role: say "added", not "granted".
 		for _, p := range r.Added {
-			fmt.Fprintf(b, "- granted: %s\n", permissionText(p))
+			verb := "granted"
+			if p.Effect == "Deny" {
+				verb = "restriction added"
+			}
+			fmt.Fprintf(b, "- %s: %s\n", verb, permissionText(p))
 		}
 		for _, p := range r.Removed {
-			fmt.Fprintf(b, "- withdrawn: %s\n", permissionText(p))
+			verb := "withdrawn"
+			if p.Effect == "Deny" {
+				verb = "restriction lifted"
+			}
+			fmt.Fprintf(b, "- %s: %s\n", verb, permissionText(p))
 		}
 		b.WriteString("\n")
 	}

@@ -21,6 +21,7 @@ var createOnly = map[string][]string{
 	"AWS::IAM::ManagedPolicy":           {"Description", "ManagedPolicyName", "Path"},
 	"AWS::IAM::Policy":                  nil,
 	"AWS::IAM::Role":                    {"Path", "RoleName"},
+	"AWS::Rbin::Rule":                   {"ResourceType"},
 	"AWS::SSM::Document":                {"DocumentType", "Name"},
 	"AWS::SSM::MaintenanceWindow":       nil,
 	"AWS::SSM::MaintenanceWindowTarget": {"WindowId"},

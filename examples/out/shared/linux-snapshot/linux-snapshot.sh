@@ -183,7 +183,9 @@ hold_started_ms=""
 freeze_started_ms=""
 declare -a holding=()       # frozen or being frozen, in freeze order
 declare -a plan=()          # file systems to freeze, in freeze order
-lowered=false               # a reason to report crash rather than filesystem
+lowered=false               # a reason to report crash rather than the level asked for
+budget_ms=0
+margin_ms=0
 
 # log MESSAGE: progress on stderr, stamped with the seconds since the start.
 log() {
@@ -391,7 +393,10 @@ mysql_open() {
   mkfifo -m 600 "$base.in" "$base.out"
   # Opened read-write, a fifo end does not wait for its peer; the
   # temporary one lets the read-only end open at once too.
-  exec {in}<>"$base.in" {tmp}<>"$base.out" {out}<"$base.out" {tmp}>&-
+  exec {in}<>"$base.in"
+  exec {tmp}<>"$base.out"
+  exec {out}<"$base.out"
+  exec {tmp}>&-
   sess_in[i]=$in
   sess_out[i]=$out
   app_fds+=("$in" "$out")
@@ -454,7 +459,7 @@ mysql_close() {
   local i=$1 n now fd
   local -a keep=()
   if [[ ${app_state[i]} == locked ]]; then
-    printf '%s\n' "UNLOCK TABLES;" "SELECT CONCAT('ssmb-unlocked:', CONNECTION_ID());" >&"${sess_in[i]}" 2>/dev/null || true
+    printf '%s\n' "UNLOCK TABLES;" "SELECT CONCAT('ssmb-unlocked:', CONNECTION_ID());" >&"${sess_in[i]}" || true
     if mysql_until "$i" ssmb-unlocked: $((MYSQL_RELEASE_SECONDS * 1000)) && [[ $mysql_marker == "ssmb-unlocked:${sess_id[i]}" ]]; then
       log "${app_type[i]}: unlocked"
     else
@@ -495,7 +500,7 @@ pg_checkpoint() {
       exec timeout -k "$KILL_AFTER_SECONDS" "$PG_CHECKPOINT_SECONDS" "${psql[@]}" "service=${app_a[i]}"
     fi
     exec timeout -k "$KILL_AFTER_SECONDS" "$PG_CHECKPOINT_SECONDS" runuser -u postgres -- "${psql[@]}" -d postgres
-  ) </dev/null >&2 2>"$state_dir/pg$i.err" || rc=$?
+  ) </dev/null >"$state_dir/pg$i.err" 2>&1 || rc=$?
   ((rc == 0)) || die "postgresql: CHECKPOINT failed (exit $rc): $(tail -n 1 "$state_dir/pg$i.err" 2>/dev/null)"
 }
 
@@ -1106,7 +1111,7 @@ make_plan() {
 
 # ---------------------------------------------------------------------------
 # The request, built before the freeze for both levels it may carry.
-declare -A request_body=() request_tagspec=() request_description=()
+declare -A request_body=() request_tagspec=() request_description=() request_tags=()
 instance_spec_json=""
 
 build_request() { # LEVEL
@@ -1139,10 +1144,25 @@ build_request() { # LEVEL
     tagspec+="$sep{\"Key\":$(json_string "${keys[i]}"),\"Value\":$(json_string "${values[i]}")}"
     sep=,
   done
-  tagspec+=']}]'
   request_body[$level]=$body
-  request_tagspec[$level]=$tagspec
+  request_tagspec[$level]=$tagspec # closed by start_call
   request_description[$level]=$desc
+  request_tags[$level]=$n
+}
+
+# add_request_tag KEY VALUE: adds a tag to every request built, in the hold
+# (no fork). KEY and VALUE are letters, digits and . _ - : only, which JSON
+# takes as they are.
+add_request_tag() {
+  local level n k v
+  urlencode k "$1"
+  urlencode v "$2"
+  for level in "${!request_body[@]}"; do
+    n=$((request_tags[$level] + 1))
+    request_tags[$level]=$n
+    request_body[$level]+="&TagSpecification.1.Tag.$n.Key=$k&TagSpecification.1.Tag.$n.Value=$v"
+    request_tagspec[$level]+=",{\"Key\":\"$1\",\"Value\":\"$2\"}"
+  done
 }
 
 write_curl_config() {
@@ -1160,12 +1180,16 @@ write_curl_config() {
 start_call() { # LEVEL TIMEOUT_SECONDS
   local level=$1 timeout_s=$2
   if [[ $client == curl ]]; then
-    curl -sS --max-time "$timeout_s" --aws-sigv4 "aws:amz:$region:ec2" -K "$state_dir/curl.cfg" \
-      -H 'Content-Type: application/x-www-form-urlencoded; charset=utf-8' \
-      --data-binary "${request_body[$level]}" -o "$state_dir/response" -w '%{http_code}' \
-      "$ec2_endpoint/" >"$state_dir/http_code" 2>"$state_dir/client.err" &
+    (
+      close_fds
+      exec curl -sS --max-time "$timeout_s" --aws-sigv4 "aws:amz:$region:ec2" -K "$state_dir/curl.cfg" \
+        -H 'Content-Type: application/x-www-form-urlencoded; charset=utf-8' \
+        --data-binary "${request_body[$level]}" -o "$state_dir/response" -w '%{http_code}' \
+        "$ec2_endpoint/"
+    ) >"$state_dir/http_code" 2>"$state_dir/client.err" &
   else
     (
+      close_fds
       if [[ -n $role_access_key ]]; then
         # The role's credentials, already read: the CLI needs no metadata call in the freeze.
         export AWS_ACCESS_KEY_ID=$role_access_key AWS_SECRET_ACCESS_KEY=$role_secret_key
@@ -1179,7 +1203,7 @@ start_call() { # LEVEL TIMEOUT_SECONDS
         ${endpoint_args[@]+"${endpoint_args[@]}"} \
         --instance-specification "$instance_spec_json" \
         --description "${request_description[$level]}" \
-        --tag-specifications "${request_tagspec[$level]}" --output json
+        --tag-specifications "${request_tagspec[$level]}]}]" --output json
     ) >"$state_dir/response" 2>"$state_dir/client.err" &
   fi
   client_pid=$!
@@ -1233,7 +1257,7 @@ read_outcome() {
 
 # ---------------------------------------------------------------------------
 main() {
-  local budget_ms margin_ms level call_ms timeout_s rc=0 elapsed now request_started_ms
+  local level call_ms timeout_s rc=0 now request_started_ms holds t
   validate_inputs
   budget_ms=$((SSMB_MAX_FREEZE_SECONDS * 1000))
 
@@ -1270,42 +1294,50 @@ main() {
   log "instance $instance_id in $region, EC2 endpoint $ec2_endpoint"
 
   make_plan
-  build_request filesystem
   build_request crash
+  if [[ $SSMB_CONSISTENCY != crash ]]; then build_request "$SSMB_CONSISTENCY"; fi
   instance_spec_json="{\"InstanceId\":\"$instance_id\",\"ExcludeBootVolume\":$SSMB_EXCLUDE_BOOT_VOLUME}"
   if [[ $client == curl ]]; then write_curl_config; fi
   : >"$state_dir/frozen"
+  : >"$state_dir/release"
 
-  quiesce_apps
-  apps_quiesced=true
+  prepare_apps
   log "sync"
   sync
-  log "freezing"
+  # Leave time to release: a fifth of the budget, at least 1 s (half of a
+  # budget under 2 s).
+  margin_ms=$((budget_ms / 5))
+  if ((margin_ms < 1000)); then margin_ms=$((budget_ms < 2000 ? budget_ms / 2 : 1000)); fi
 
-  # ---- the freeze window: nothing here touches a disk or the network but
-  # fsfreeze and the one request
-  if ((${#plan[@]} > 0)); then
+  # ---- the hold: nothing here touches a disk or the network but the pre
+  # hooks, the database sessions, fsfreeze and the one request
+  now_ms hold_started_ms
+  holds=false
+  for t in ${app_type[@]+"${app_type[@]}"}; do
+    if [[ $t != postgresql ]]; then holds=true; fi
+  done
+  if [[ $holds == true ]] || ((${#plan[@]} > 0)); then
+    holds=true
     start_watchdog
+  fi
+  quiesce_apps
+  if ((${#plan[@]} > 0)); then
+    log "freezing"
     freeze_all
   fi
   level=crash
-  if [[ $SSMB_CONSISTENCY == filesystem && $lowered == false && ${#frozen[@]} -eq ${#plan[@]} ]]; then
-    level=filesystem
+  if [[ $SSMB_CONSISTENCY != crash && $lowered == false && ${#frozen[@]} -eq ${#plan[@]} ]]; then
+    level=$SSMB_CONSISTENCY
   fi
   consistency=$level
-  if ((${#holding[@]} > 0)); then
+  if [[ $holds == true ]]; then
+    left_ms call_ms
     now_ms now
-    elapsed=$((now - freeze_started_ms))
-    # Leave time to thaw: a fifth of the budget, at least 1 s (half of a
-    # budget under 2 s).
-    margin_ms=$((budget_ms / 5))
-    if ((margin_ms < 1000)); then margin_ms=$((budget_ms < 2000 ? budget_ms / 2 : 1000)); fi
-    call_ms=$((budget_ms - margin_ms - elapsed))
-    ((call_ms >= 100)) || die "freezing took ${elapsed} ms of the ${budget_ms} ms budget; no time left for the request"
+    ((call_ms >= 100)) || die "quiescing and freezing took $((now - hold_started_ms)) ms of the ${budget_ms} ms budget; no time left for the request"
   else
     call_ms=$UNFROZEN_CALL_TIMEOUT_MS
   fi
-  printf -v timeout_s '%d.%03d' $((call_ms / 1000)) $((call_ms % 1000))
+  ms_to_s timeout_s "$call_ms"
   now_ms request_started_ms
   start_call "$level" "$timeout_s"
   wait "$client_pid" || rc=$?
@@ -1313,19 +1345,25 @@ main() {
   thaw_all
   now_ms now
   request_ms=$((now - request_started_ms))
-  # ---- end of the freeze window
-
   resume_apps
-  apps_quiesced=false
+  # ---- end of the hold
+
   if ((${#holding[@]} == 0)); then stop_watchdog; fi
 
   read_outcome "$rc" "$timeout_s" || die "$message"
-  log "snapshots ${snapshot_ids[*]} requested, $consistency-consistent, ${#frozen[@]} file system(s) frozen for ${freeze_ms} ms"
+  log "snapshots ${snapshot_ids[*]} requested, $consistency-consistent, ${#frozen[@]} file system(s) frozen for ${freeze_ms} ms${lock_started_ms:+, locked for $lock_ms ms}"
   if ((${#holding[@]} > 0)); then die "${message:-a file system could not be thawed}"; fi
+  [[ -z $lock_lost ]] || die "$lock_lost"
   if ((freeze_ms > budget_ms)) || [[ $budget_exceeded == true ]]; then
     budget_exceeded=true
-    die "the freeze lasted ${freeze_ms} ms, over the ${budget_ms} ms budget: the watchdog may have thawed before the snapshots' point in time"
+    die "the freeze lasted ${freeze_ms} ms, over the ${budget_ms} ms budget: the watchdog may have released before the snapshots' point in time"
   fi
+  if [[ -n $lock_started_ms ]] && ((lock_ms > budget_ms)); then
+    budget_exceeded=true
+    die "the database lock lasted ${lock_ms} ms, over the ${budget_ms} ms budget: the watchdog may have released before the snapshots' point in time"
+  fi
+  if [[ $consistency == application ]]; then app_consistent=true; fi
+  [[ -z $post_failed ]] || die "$post_failed"
   if [[ $consistency != "$SSMB_CONSISTENCY" ]]; then
     warn "consistency $SSMB_CONSISTENCY was asked for, $consistency was reached"
   fi
