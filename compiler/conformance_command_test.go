@@ -189,12 +189,34 @@ var systemVariableSamples = map[string]string{
 	"RESOURCE_ID":             "i-0123456789abcdef0",
 }
 
-// runbookSamples are sample values for the runbook's own parameters: their
-// default, or a value their allowedPattern accepts.
+// stepOutputSamples are sample values of step outputs a later step passes
+// on, by output name, of the form they take at run time: the restore drill
+// passes the volume it created and the device name it chose.
+var stepOutputSamples = map[string]string{
+	"VolumeId":   "vol-0123456789abcdef0",
+	"DeviceName": "/dev/sdf",
+}
+
+// runbookSamples are sample values for the runbook's own parameters (their
+// default, or a value their allowedPattern accepts) and for the outputs of
+// its steps that have a sample.
 func runbookSamples(runbook any) map[string]string {
 	out := map[string]string{}
 	for k, v := range systemVariableSamples {
 		out[k] = v
+	}
+	top, _ := runbook.(map[string]any)
+	steps, _ := top["mainSteps"].([]any)
+	for _, s := range steps {
+		step, _ := s.(map[string]any)
+		name, _ := step["name"].(string)
+		outputs, _ := step["outputs"].([]any)
+		for _, o := range outputs {
+			m, _ := o.(map[string]any)
+			if n, _ := m["Name"].(string); stepOutputSamples[n] != "" {
+				out[name+"."+n] = stepOutputSamples[n]
+			}
+		}
 	}
 	for _, p := range conformance.CommandParameters(runbook) {
 		switch {
@@ -267,6 +289,18 @@ func TestConformanceCommandDocuments(t *testing.T) {
 				}
 				name := commandDocumentName(t, tmpl, doc)
 				runbook := confDecode(t, set, dir+"automation-runbook.json")
+				if isStoppedRunbook(runbook) { // conformance_stopped_test.go
+					for _, p := range stoppedRunbookProblems(runbook) {
+						t.Error("automation-runbook.json: " + p)
+					}
+					return
+				}
+				if isWindowsVSSRunbook(runbook) { // conformance_vss_test.go
+					for _, p := range windowsVSSRunbookProblems(runbook) {
+						t.Error("automation-runbook.json: " + p)
+					}
+					return
+				}
 				for _, p := range runbookLinkProblems(runbook, name, doc) {
 					t.Error("automation-runbook.json: " + p)
 				}

@@ -43,15 +43,20 @@ type policyArtifacts struct {
 }
 
 func build(p *PolicyPlan) (*policyArtifacts, error) {
-	params, err := documents.LinuxSnapshotParameters(p.Snapshot)
-	if err != nil {
-		return nil, fmt.Errorf("policy %s: %w", p.Names.Policy, err)
+	var params map[string][]string
+	var err error
+	if usesLinuxSnapshotScript(p) {
+		if params, err = documents.LinuxSnapshotParameters(p.Snapshot); err != nil {
+			return nil, fmt.Errorf("policy %s: %w", p.Names.Policy, err)
+		}
 	}
 	a := &policyArtifacts{
 		runbook: buildRunbook(p, params),
 		window:  buildWindow(p),
 		roles:   buildRoles(p),
 	}
+	// Stopped and Windows policies run their own runbook (stopped_strategy.go).
+	applyStrategy(p, a)
 	if a.runbookJSON, err = compactJSON(a.runbook); err != nil {
 		return nil, fmt.Errorf("policy %s: runbook: %w", p.Names.Policy, err)
 	}

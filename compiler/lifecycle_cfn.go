@@ -127,7 +127,11 @@ func destinationTemplateFor(p *PolicyPlan, c CopyPlan) destinationTemplate {
 	if c.Region != "" {
 		where = "in " + c.Region
 	}
-	cmd := "aws ec2 copy-snapshot --source-region SOURCE_REGION --source-snapshot-id SNAPSHOT_ID --tag-specifications 'ResourceType=snapshot,Tags=[{Key=" + TagPolicy + ",Value=" + n.Policy + "}]'"
+	cmd := "aws ec2 copy-snapshot"
+	if c.Region != "" {
+		cmd += " --region " + c.Region
+	}
+	cmd += " --source-region SOURCE_REGION --source-snapshot-id SNAPSHOT_ID --tag-specifications 'ResourceType=snapshot,Tags=[{Key=" + TagPolicy + ",Value=" + n.Policy + "}]'"
 	if c.KMSKeyID != "" {
 		cmd += " --encrypted --kms-key-id " + c.KMSKeyID
 	}

@@ -81,7 +81,11 @@ func writeArchiveSummary(b *strings.Builder, p *PolicyPlan) {
 
 func writeProtectionSummary(b *strings.Builder, p *PolicyPlan) {
 	n := p.Names
-	fmt.Fprintf(b, "- **Protection:** snapshots tagged `%s=%s` are write-once for the roles ssm-backup generates: the instance and maintenance-window roles are explicitly denied deleting, sharing and untagging them in every region; the automation role may delete them only as retention says", TagPolicy, n.Policy)
+	deletes := "may delete them only as retention says"
+	if p.Retention == nil && len(p.prunedCopyRegions()) == 0 {
+		deletes = "may not delete them either"
+	}
+	fmt.Fprintf(b, "- **Protection:** snapshots tagged `%s=%s` are write-once for the roles ssm-backup generates: the instance and maintenance-window roles are explicitly denied deleting, sharing and untagging them in every region; the automation role %s", TagPolicy, n.Policy, deletes)
 	if acc := p.shareAccounts(); len(acc) > 0 {
 		fmt.Fprintf(b, ", and may share them only with %s", codeList(acc))
 	} else {

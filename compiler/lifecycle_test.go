@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sort"
 	"strings"
 	"testing"
@@ -247,5 +248,112 @@ func TestLifecycleRunbookTooLarge(t *testing.T) {
 	res.Diagnostics.Print(&out)
 	if !strings.Contains(out.String(), "life.yaml:6:3: error: the backup runbook would be") || res.Files != nil {
 		t.Errorf("want an error at spec, got:\n%s", out.String())
+	}
+}
+
+// TestLifecycleDrillDocuments checks each restore drill: its check
+// document as the snapshot document is checked (2.2 format, hostile
+// values refused by every parameter that reaches the script), the link
+// from its runbook (document name, parameters, values), and the cleanup
+// on every path: each step after the volume exists goes to cleanUp on
+// failure and on cancel, and cleanUp ends the runbook.
+func TestLifecycleDrillDocuments(t *testing.T) {
+	checked := 0
+	for _, set := range conformanceSets(t) {
+		tmpl, _ := confDecodeTemplate(t, set)
+		for _, policy := range set.Policies() {
+			dir := compiler.PolicyDir(policy)
+			if _, ok := set.Files[dir+compiler.DrillRunbookPath]; !ok {
+				continue
+			}
+			t.Run(set.Name+"/"+policy, func(t *testing.T) {
+				runbook := confDecode(t, set, dir+compiler.DrillRunbookPath)
+				for _, p := range drillCleanupProblems(runbook) {
+					t.Error(p)
+				}
+				steps := runbook.(map[string]any)["mainSteps"].([]any)
+				if _, ok := set.Files[dir+compiler.DrillCheckPath]; !ok {
+					for _, s := range steps {
+						if s.(map[string]any)["action"] == "aws:runCommand" {
+							t.Error("a drill without a check instance runs a command")
+						}
+					}
+					return
+				}
+				doc := confDecode(t, set, dir+compiler.DrillCheckPath)
+				for _, p := range commandDocProblems(doc) {
+					t.Error(p)
+				}
+				name := ""
+				for _, id := range confSortedIDs(tmpl) {
+					r := tmpl.Resources[id]
+					if r.Type == "AWS::SSM::Document" && reflect.DeepEqual(r.Properties["Content"], doc) {
+						name, _ = r.Properties["Name"].(string)
+					}
+				}
+				if name == "" {
+					t.Fatal("the template does not deploy the drill check document")
+				}
+				for _, p := range runbookLinkProblems(runbook, name, doc) {
+					t.Error("drill runbook: " + p)
+				}
+			})
+			checked++
+		}
+	}
+	if checked == 0 {
+		t.Fatal("no restore drill was emitted; nothing was checked")
+	}
+}
+
+// drillCleanupProblems: every step of a drill runbook but the last goes to
+// cleanUp on failure and on cancel and is critical; the last is cleanUp
+// and ends the runbook.
+func drillCleanupProblems(runbook any) []string {
+	var out []string
+	steps, _ := runbook.(map[string]any)["mainSteps"].([]any)
+	for i, s := range steps {
+		step, _ := s.(map[string]any)
+		if i == len(steps)-1 {
+			if step["name"] != "cleanUp" || step["isEnd"] != true {
+				out = append(out, fmt.Sprintf("last step %v (isEnd %v), want cleanUp ending the runbook", step["name"], step["isEnd"]))
+			}
+			continue
+		}
+		if step["onFailure"] != "step:cleanUp" || step["onCancel"] != "step:cleanUp" || step["isCritical"] != true {
+			out = append(out, fmt.Sprintf("step %v: onFailure %v, onCancel %v, isCritical %v; want step:cleanUp, step:cleanUp, true", step["name"], step["onFailure"], step["onCancel"], step["isCritical"]))
+		}
+	}
+	if len(steps) == 0 {
+		out = append(out, "no steps")
+	}
+	return out
+}
+
+// TestLifecycleDrillCleanupNegativeControl proves the cleanup check fails
+// on a step that a cancel or failure would leave without cleanup.
+func TestLifecycleDrillCleanupNegativeControl(t *testing.T) {
+	res := compileLifecycle(t, lifecyclePolicy+"  restoreDrill: {expression: \"cron(0 6 ? * SUN *)\", instance: i-0123456789abcdef0}\n")
+	path := compiler.PolicyDir("life") + compiler.DrillRunbookPath
+	fresh := func() map[string]any {
+		v, err := conformance.DecodeJSON(res.Files[path])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v.(map[string]any)
+	}
+	if p := drillCleanupProblems(fresh()); len(p) > 0 {
+		t.Fatalf("the intact runbook fails: %v", p)
+	}
+	for name, mutate := range map[string]func(steps []any){
+		"no onCancel":   func(steps []any) { delete(steps[2].(map[string]any), "onCancel") },
+		"abort":         func(steps []any) { steps[1].(map[string]any)["onFailure"] = "Abort" },
+		"cleanup first": func(steps []any) { steps[0], steps[len(steps)-1] = steps[len(steps)-1], steps[0] },
+	} {
+		doc := fresh()
+		mutate(doc["mainSteps"].([]any))
+		if len(drillCleanupProblems(doc)) == 0 {
+			t.Errorf("%s: not caught", name)
+		}
 	}
 }

@@ -42,6 +42,8 @@ type PolicyPlan struct {
 	Archive    *ArchivePlan
 	Protection ProtectionPlan
 	Drill      *DrillPlan
+	// Windows is the VSS path of a Windows policy (windows.go); nil otherwise.
+	Windows *WindowsPlan
 	// Warnings found by validation, carried into the summary.
 	Warnings diag.Diagnostics
 }
@@ -123,6 +125,47 @@ func logicalClash(used map[string]*policies.Policy, n Names) (string, *policies.
 	return "", nil, false
 }
 
+// DefaultHookTimeout bounds a custom app's pre and post hooks, each, when
+// the policy gives no timeout.
+const DefaultHookTimeout = 30 * time.Second
+
+// LowerApps turns a Linux policy's apps into what the snapshot script
+// quiesces, in the listed order, with the defaults applied: lockWaitTimeout
+// 5s, preFlush true, a hook timeout of DefaultHookTimeout. Durations are
+// rounded up to whole seconds, so a bound is never shorter than the policy
+// says. Windows apps (VSS writers) have no Linux form and are left out.
+func LowerApps(apps []policies.App) []documents.LinuxApp {
+	var out []documents.LinuxApp
+	for _, a := range apps {
+		switch a.Type {
+		case policies.MySQL, policies.MariaDB:
+			wait := policies.DefaultLockWaitTimeout
+			if a.LockWaitTimeout != nil {
+				wait = *a.LockWaitTimeout
+			}
+			out = append(out, documents.LinuxApp{
+				Type:            string(a.Type),
+				DefaultsFile:    a.DefaultsFile,
+				LockWaitSeconds: wholeSeconds(wait.Value),
+				PreFlush:        a.PreFlush == nil || *a.PreFlush,
+			})
+		case policies.PostgreSQL:
+			out = append(out, documents.LinuxApp{Type: documents.AppPostgreSQL, Service: a.Service, ServiceFile: a.ServiceFile})
+		case policies.Custom:
+			timeout := DefaultHookTimeout
+			if a.Timeout != nil {
+				timeout = a.Timeout.Value
+			}
+			out = append(out, documents.LinuxApp{Type: documents.AppCustom, Pre: a.Pre, Post: a.Post, TimeoutSeconds: wholeSeconds(timeout)})
+		}
+	}
+	return out
+}
+
+func wholeSeconds(d time.Duration) int {
+	return int((d + time.Second - 1) / time.Second)
+}
+
 func lowerPolicy(p *policies.Policy) (*PolicyPlan, error) {
 	s := p.Spec
 	parsed, errs := schedule.Parse(s.Schedule.Expression)
@@ -170,20 +213,22 @@ func lowerPolicy(p *policies.Policy) (*PolicyPlan, error) {
 	sort.Slice(pp.Tags, func(i, j int) bool { return pp.Tags[i].Key < pp.Tags[j].Key })
 
 	freeze := int(s.MaxFreezeOrDefault().Value / time.Second)
-	// The script's own work before and after the freeze is seconds; the
-	// step timeout leaves room for it and for a slow instance-metadata
-	// service, but stays far below the window so a hung run is noticed.
-	timeout := 300 + freeze
 	pp.Snapshot = documents.LinuxSnapshot{
 		Description:       pp.Description,
 		PolicyName:        p.Metadata.Name,
 		Consistency:       string(s.Consistency),
+		Apps:              LowerApps(s.Apps),
 		ExcludeBootVolume: pp.Volumes == policies.DataVolumes,
 		Mounts:            append([]string(nil), s.Mounts...),
 		MaxFreezeSeconds:  freeze,
 		Tags:              pp.Tags,
-		TimeoutSeconds:    timeout,
 	}
+	// The script's own work before and after the freeze is seconds, plus
+	// what the applications may take (connecting, CHECKPOINT, post hooks);
+	// the step timeout leaves room for it and for a slow instance-metadata
+	// service, but stays far below the window so a hung run is noticed.
+	timeout := 300 + freeze + pp.Snapshot.AppSeconds()
+	pp.Snapshot.TimeoutSeconds = timeout
 	pp.RunCommandTimeoutSeconds = timeout + 60
 	if r := s.Retention; r != nil {
 		rp := &RetentionPlan{MinKeep: 1}
@@ -200,6 +245,7 @@ func lowerPolicy(p *policies.Policy) (*PolicyPlan, error) {
 		}
 		pp.Retention = rp
 	}
+	lowerWindows(p, pp) // windows.go
 	if err := lowerLifecycle(p, pp); err != nil {
 		return nil, err
 	}

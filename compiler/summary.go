@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ssm-backup/ssm-backup/documents"
 	"github.com/ssm-backup/ssm-backup/policies"
 )
 
@@ -49,6 +50,7 @@ func writePolicySummary(b *strings.Builder, p *PolicyPlan, a *policyArtifacts, n
 		md(targetsText(p)), n.Window, concurrencyText(s.MaxConcurrency), s.MaxErrors, plural(errorsCount(s.MaxErrors), "error", "errors"))
 	fmt.Fprintf(b, "- **Volumes:** %s\n", volumesText(p.Volumes))
 	fmt.Fprintf(b, "- **Consistency:** %s\n", consistencyText(p))
+	writeStrategySummary(b, p) // downtime, prerequisites (stopped_strategy.go)
 	fmt.Fprintf(b, "- **Schedule:** `%s` — %s, time zone %s", s.Expression, md(s.Parsed.Describe()), s.Timezone)
 	if s.Offset > 0 {
 		fmt.Fprintf(b, ", %d %s after the cron date", s.Offset, plural(s.Offset, "day", "days"))
@@ -68,9 +70,9 @@ func writePolicySummary(b *strings.Builder, p *PolicyPlan, a *policyArtifacts, n
 		for _, t := range p.Tags {
 			tags = append(tags, fmt.Sprintf("`%s=%s`", t.Key, t.Value))
 		}
-		fmt.Fprintf(b, "- **Snapshot tags:** %s, plus `%s`, `%s`, `%s`, `%s`\n", strings.Join(tags, ", "), TagPolicy, TagInstanceID, TagConsistency, TagRunID)
+		fmt.Fprintf(b, "- **Snapshot tags:** %s, plus `%s`, `%s`, `%s`, `%s`%s\n", strings.Join(tags, ", "), TagPolicy, TagInstanceID, TagConsistency, TagRunID, binlogTagsText(p))
 	} else {
-		fmt.Fprintf(b, "- **Snapshot tags:** `%s`, `%s`, `%s`, `%s`\n", TagPolicy, TagInstanceID, TagConsistency, TagRunID)
+		fmt.Fprintf(b, "- **Snapshot tags:** `%s`, `%s`, `%s`, `%s`%s\n", TagPolicy, TagInstanceID, TagConsistency, TagRunID, binlogTagsText(p))
 	}
 	fmt.Fprintf(b, "- **Retention:** %s\n", retentionText(p.Retention))
 	writeLifecycleSummary(b, p, now) // copies, archive, protection, drill (lifecycle_summary.go)
@@ -189,8 +191,81 @@ func consistencyText(p *PolicyPlan) string {
 			mounts = codeAll(p.Snapshot.Mounts)
 		}
 		return fmt.Sprintf("file-system-consistent: sync, then freeze %s for one CreateSnapshots call, at most %d s (a watchdog thaws after that even if the script dies)", mounts, p.Snapshot.MaxFreezeSeconds)
+	case policies.Application:
+		if p.Platform == policies.Linux {
+			return linuxApplicationText(p)
+		}
 	}
 	return string(p.Consistency)
+}
+
+// linuxApplicationText says what is quiesced, how, and for how long.
+func linuxApplicationText(p *PolicyPlan) string {
+	s := p.Snapshot
+	mounts := "the ext4 and xfs data file systems on the instance's EBS volumes (found at run time; never /, /tmp or the SSM agent's)"
+	if len(s.Mounts) > 0 {
+		mounts = codeAll(s.Mounts)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "application-consistent: the applications below are quiesced in this order, then %s are frozen for one CreateSnapshots call "+
+		"and thawed as soon as it returns, and the applications are resumed in the reverse order. "+
+		"Locks, paused applications and frozen file systems are held for at most %d s in all, from the first pre hook or lock: "+
+		"a watchdog releases them after that even if the script dies, and the run fails. "+
+		"Snapshots are tagged `%s=application` only when every application was quiesced and every file system frozen (else `crash`); "+
+		"the run's exit status is the authority: a failed run's snapshots carry its `%s` and must not be trusted",
+		mounts, s.MaxFreezeSeconds, TagConsistency, TagRunID)
+	for _, a := range s.Apps {
+		b.WriteString("\n  - ")
+		b.WriteString(appText(a))
+	}
+	return b.String()
+}
+
+func appText(a documents.LinuxApp) string {
+	switch a.Type {
+	case documents.AppMySQL, documents.AppMariaDB:
+		options := "the client's usual option files"
+		if a.DefaultsFile != "" {
+			options = "`" + a.DefaultsFile + "` only (`--defaults-file`)"
+		}
+		flush := ""
+		if a.PreFlush {
+			flush = "`FLUSH NO_WRITE_TO_BINLOG TABLES` before the hold, then "
+		}
+		return fmt.Sprintf("`%s`, with its options and credentials from %s: %s`FLUSH TABLES WITH READ LOCK`, waiting at most %d s for conflicting locks (else the run fails before anything is frozen), "+
+			"held in the same client session until the CreateSnapshots call has returned, then `UNLOCK TABLES`; "+
+			"the binary-log coordinates read under the lock are tagged `%s` and `%s`",
+			a.Type, options, flush, a.LockWaitSeconds, documents.TagBinlogFile, documents.TagBinlogPosition)
+	case documents.AppPostgreSQL:
+		conn := "over the local socket as `postgres` (peer authentication)"
+		if a.Service != "" {
+			conn = "through the libpq service `" + a.Service + "`"
+			if a.ServiceFile != "" {
+				conn += " of `" + a.ServiceFile + "`"
+			}
+		}
+		return "`postgresql`, " + conn + ": `CHECKPOINT` before the hold, so that recovery is short; no lock is taken: " +
+			"PostgreSQL recovers from snapshots of all its volumes taken at one point in time, frozen, by replaying its WAL, " +
+			"so the data directory and the WAL must be on the frozen file systems"
+	case documents.AppCustom:
+		post := "no post hook"
+		if a.Post != "" {
+			post = fmt.Sprintf("`%s` after the thaw whenever the pre hook was started, on failure too and by the watchdog (at most %d s)", a.Post, a.TimeoutSeconds)
+		}
+		return fmt.Sprintf("`custom`: `%s` in the hold (at most %d s, within the budget; a failure fails the run before anything is frozen), %s",
+			a.Pre, a.TimeoutSeconds, post)
+	}
+	return a.Type
+}
+
+// binlogTagsText names the tags the script adds for MySQL servers.
+func binlogTagsText(p *PolicyPlan) string {
+	for _, a := range p.Snapshot.Apps {
+		if a.Type == documents.AppMySQL || a.Type == documents.AppMariaDB {
+			return fmt.Sprintf(", and `%s`, `%s` when the binary log is on", documents.TagBinlogFile, documents.TagBinlogPosition)
+		}
+	}
+	return ""
 }
 
 func concurrencyText(c string) string {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/ssm-backup/ssm-backup/diag"
+	"github.com/ssm-backup/ssm-backup/documents"
 	"github.com/ssm-backup/ssm-backup/policies"
 )
 
@@ -25,24 +26,59 @@ func CheckSupported(ps []*policies.Policy) diag.Diagnostics {
 			})
 		}
 		if s.Platform == policies.Windows {
-			unsupported("spec.platform", "platform \"windows\"")
-		}
-		switch s.Consistency {
-		case policies.Application, policies.Stopped:
-			unsupported("spec.consistency", fmt.Sprintf("consistency %q", s.Consistency))
+			ds = append(ds, checkWindowsSupported(p)...) // windows_support.go
 		}
 		if s.Volumes == policies.RootVolume {
 			unsupported("spec.volumes", "volumes \"root\"")
 		}
-		if len(s.Apps) > 0 {
-			unsupported("spec.apps", "application quiescing (apps)")
+		if s.Platform == policies.Linux {
+			ds = append(ds, checkLinuxApps(p)...)
 		}
-		if s.Windows != nil {
-			unsupported("spec.windows", "Windows settings (windows)")
+		if d := s.RestoreDrill; d != nil && d.Instance != "" && s.Platform == policies.Windows {
+			// The drill's check document runs a Linux shell script.
+			unsupported("spec.restoreDrill.instance", "a restore drill check instance for platform \"windows\"")
 		}
-		if s.RestoreDrill != nil {
-			unsupported("spec.restoreDrill", "restore drills")
+	}
+	return ds
+}
+
+// checkLinuxApps reports the limits of the on-instance script that the
+// policy language does not have: how many applications one run quiesces,
+// how many MySQL servers (each adds two snapshot tags, and EC2 allows 50),
+// and how long their steps may take in all (the shared document's step
+// timeout covers documents.MaxAppSeconds).
+func checkLinuxApps(p *policies.Policy) diag.Diagnostics {
+	apps := p.Spec.Apps
+	if len(apps) == 0 {
+		return nil
+	}
+	limit := func(summary, detail string) diag.Diagnostic {
+		return diag.Diagnostic{
+			Severity: diag.Error,
+			Summary:  summary,
+			Detail:   detail,
+			Range:    p.Source.Key("spec.apps"),
+			Path:     "spec.apps",
 		}
+	}
+	var ds diag.Diagnostics
+	mysqls := 0
+	for _, a := range apps {
+		if a.Type == policies.MySQL || a.Type == policies.MariaDB {
+			mysqls++
+		}
+	}
+	if len(apps) > documents.MaxApps {
+		ds = append(ds, limit(fmt.Sprintf("%d applications to quiesce; one run quiesces at most %d", len(apps), documents.MaxApps),
+			"split the instances between policies, or quiesce related applications with one custom hook"))
+	}
+	if mysqls > documents.MaxMySQLApps {
+		ds = append(ds, limit(fmt.Sprintf("%d mysql or mariadb servers; one run locks at most %d", mysqls, documents.MaxMySQLApps),
+			"each server's binary-log coordinates take two of the 50 tags a snapshot may carry"))
+	}
+	if n := (documents.LinuxSnapshot{Apps: LowerApps(apps)}).AppSeconds(); n > documents.MaxAppSeconds {
+		ds = append(ds, limit(fmt.Sprintf("the applications' steps may take %d s in all, more than the %d s a run allows them", n, documents.MaxAppSeconds),
+			"lower the custom apps' timeout: post hooks, CHECKPOINT and connecting to each database count"))
 	}
 	return ds
 }

@@ -40,6 +40,10 @@ func TestShellcheckLinuxSnapshotRunCommand(t *testing.T) {
 			ParamClient:       ClientCLI,
 			ParamConsistency:  ConsistencyCrash,
 		},
+		"application": {
+			ParamConsistency: ConsistencyApplication,
+			ParamApps:        "mysql:/etc/ssm-backup/mysql.cnf:5:1 postgresql:: custom:/usr/local/sbin/pause:/usr/local/sbin/resume:30",
+		},
 	} {
 		script, err := renderAsSSM(doc, params)
 		if err != nil {

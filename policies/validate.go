@@ -37,6 +37,7 @@ const (
 	WarnSameTargets       = "W006"
 	WarnWindowTooShort    = "W007"
 	WarnDSTAmbiguous      = "W008"
+	WarnStoppedDowntime   = "W009"
 )
 
 // Warnings lists every warning Validate reports, in code order.
@@ -49,6 +50,7 @@ var Warnings = []WarningInfo{
 	{WarnSameTargets, "two policies select the same instances, which are then snapshotted twice"},
 	{WarnWindowTooShort, "the window is too short to back up the expected fleet at this concurrency"},
 	{WarnDSTAmbiguous, "runs fall in an hour that daylight saving time skips or repeats"},
+	{WarnStoppedDowntime, "consistency stopped: every running instance is stopped inside the window (downtime)"},
 }
 
 // EstimatedInstanceTime is how long W007 counts for backing up one instance:
@@ -1101,6 +1103,11 @@ func (v *validator) warnings() {
 		v.warnf(WarnNoRetention, spec, "spec",
 			"every run adds snapshots that are never deleted, and each is billed every month; add \"retention: {count: 7}\" or \"retention: {maxAge: 30d}\"",
 			"no retention: snapshots are kept forever")
+	}
+	if v.consistency == Stopped {
+		v.warnf(WarnStoppedDowntime, v.src.Value("spec.consistency"), "spec.consistency",
+			"each run stops every running target instance, snapshots its volumes and starts it again: the instance is down for minutes inside the window, maxConcurrency instances at a time; an instance that was already stopped stays stopped",
+			"consistency stopped causes downtime: the instances are stopped and started again inside the window")
 	}
 	v.shortRetention()
 	v.databaseConcurrency()

@@ -6,14 +6,19 @@
 #
 #   package shellcheck         lint of the generated bash scripts
 #   xfsprogs, e2fsprogs        mkfs.xfs, mkfs.ext4 for the harness's loop file systems
-#   util-linux                 losetup, mount, fsfreeze, findmnt, setsid, flock
+#   util-linux                 losetup, mount, fsfreeze, findmnt, setsid, flock,
+#                              runuser (PostgreSQL as the postgres user)
+#   coreutils                  mkfifo, timeout (the MySQL session, hook limits)
 #   curl                       the scripts' metadata and --aws-sigv4 client
-#   mariadb-server/-client     application-consistency tests (mysqld, mysql)
+#   mariadb-server/-client     application-consistency tests: a real server
+#                              (mariadbd, mariadb-install-db) and client
+#   postgresql-15              application-consistency tests: a real
+#                              PostgreSQL 15 server under
+#                              /usr/lib/postgresql/15/bin, the postgres user
+#   postgresql-client-15       psql, which the snapshot script runs
 #   awscli                     only when no aws command exists at all (the
 #                              image ships awscli v1 through pyenv; the tests
 #                              use whichever aws is on PATH)
-#
-# PostgreSQL 15 binaries are expected under /usr/lib/postgresql/15/bin.
 set -Eeuo pipefail
 
 # tool → Debian package that provides it
@@ -26,14 +31,26 @@ declare -A package_of=(
   [findmnt]=util-linux
   [setsid]=util-linux
   [flock]=util-linux
+  [runuser]=util-linux
+  [mkfifo]=coreutils
+  [timeout]=coreutils
   [curl]=curl
   [mysqld]=mariadb-server
+  [mariadbd]=mariadb-server
+  [mariadb-install-db]=mariadb-server
   [mariadb]=mariadb-client
   [mysql]=mariadb-client
+  [psql]=postgresql-client-15
+  [/usr/lib/postgresql/15/bin/postgres]=postgresql-15
+  [/usr/lib/postgresql/15/bin/initdb]=postgresql-15
   [aws]=awscli
 )
 
 have() {
+  if [[ $1 == /* ]]; then
+    [[ -x $1 ]]
+    return
+  fi
   command -v "$1" >/dev/null 2>&1 || [[ -x /usr/sbin/$1 || -x /sbin/$1 ]]
 }
 
@@ -66,7 +83,8 @@ for tool in "${!package_of[@]}"; do
     status=1
   fi
 done
-if [[ ! -x /usr/lib/postgresql/15/bin/postgres ]]; then
-  echo "install-test-deps: note: no PostgreSQL 15 binaries under /usr/lib/postgresql/15/bin" >&2
+if ! id postgres >/dev/null 2>&1; then
+  echo "install-test-deps: the postgres user is missing (package postgresql-15 creates it)" >&2
+  status=1
 fi
 exit "$status"

@@ -105,15 +105,18 @@ done
 [[ -n "$DEVICE" ]] || result failed "volume ${SSMB_VOLUME_ID:-?} did not appear as a block device (looked for its NVMe id and ${SSMB_DEVICE_NAME:-no name})"
 log "volume ${SSMB_VOLUME_ID:-?} is $DEVICE"
 
-# Partitions with a file system we can check, or the device itself.
+# The device and its partitions, each probed directly (blkid -p): a cached
+# type may belong to the volume attached there before.
 udevadm settle 2>/dev/null || true
-mapfile -t FILESYSTEMS < <(lsblk -lnpo NAME,FSTYPE "$DEVICE" 2>/dev/null | awk '$2 ~ /^(ext[234]|xfs)$/ {print $1 " " $2}')
-if [[ ${#FILESYSTEMS[@]} -eq 0 ]]; then
-  type=$(blkid -o value -s TYPE "$DEVICE" 2>/dev/null || true)
+mapfile -t CANDIDATES < <(lsblk -lnpo NAME "$DEVICE" 2>/dev/null)
+[[ ${#CANDIDATES[@]} -gt 0 ]] || CANDIDATES=("$DEVICE")
+FILESYSTEMS=()
+for c in "${CANDIDATES[@]}"; do
+  type=$(blkid -p -o value -s TYPE "$c" 2>/dev/null || true)
   case "$type" in
-    ext2 | ext3 | ext4 | xfs) FILESYSTEMS=("$DEVICE $type") ;;
+    ext2 | ext3 | ext4 | xfs) FILESYSTEMS+=("$c $type") ;;
   esac
-fi
+done
 [[ ${#FILESYSTEMS[@]} -gt 0 ]] || result failed "no ext2/3/4 or xfs file system on $DEVICE (a member of a RAID or LVM set cannot be checked on its own)"
 
 WORK=$(mktemp -d /tmp/ssm-backup-drill.XXXXXX) || result failed "cannot make a temporary directory"

@@ -67,6 +67,8 @@
 #                   long as the session: when this script dies, the session's
 #                   input reaches its end, the client exits and the server
 #                   releases the lock; the watchdog kills the client too.
+#                   The user needs RELOAD, and to read the coordinates
+#                   REPLICATION CLIENT (MySQL) or BINLOG MONITOR (MariaDB).
 #   postgresql      CHECKPOINT before the hold, so that recovery is short:
 #                   with SERVICE through that libpq service (SERVICE_FILE, if
 #                   set, as PGSERVICEFILE), else as the postgres user over the
@@ -294,9 +296,10 @@ report_result() {
 # ---------------------------------------------------------------------------
 # Applications. app_type and app_a..app_d hold the fields of each SSMB_APPS
 # item; app_state is "" (nothing to undo), "open" (MySQL session open),
-# "locked" (FTWRL sent: UNLOCK due) or "pre" (pre hook started: post due).
+# "locking" (FTWRL sent), "locked" (FTWRL done: UNLOCK due) or "pre" (pre
+# hook started: post due).
 declare -a app_type=() app_a=() app_b=() app_c=() app_d=() app_state=()
-declare -a sess_in=() sess_out=() sess_pid=() sess_id=() sess_status=() app_fds=()
+declare -a sess_in=() sess_out=() sess_hold=() sess_pid=() sess_id=() sess_status=() app_fds=()
 declare -a mysql_lines=()
 mysql_marker=""
 mysql_bin=""
@@ -339,7 +342,7 @@ ms_to_s() { printf -v "$1" '%d.%03d' $(($2 / 1000)) $(($2 % 1000)); }
 # run_hook WHAT PATH TIMEOUT: runs a custom hook; its status is returned.
 run_hook() {
   local rc=0
-  log "custom: $1 $2 (at most ${3}s)"
+  log "custom: $1 $2 (at most ${3%.000}s)"
   (
     close_fds
     cd /
@@ -353,25 +356,35 @@ run_hook() {
 # starting with MARKER (kept in mysql_marker; lines before it in mysql_lines).
 # Fails when the client ends (its error is on stderr) or the time is up.
 mysql_until() {
-  local i=$1 line t rc
+  local i=$1 line part="" now deadline rc
   mysql_lines=()
-  ms_to_s t "$3"
+  now_ms now
+  deadline=$((now + $3))
   while :; do
     rc=0
-    IFS= read -r -t "$t" -u "${sess_out[i]}" line || rc=$?
-    if ((rc > 128)); then
-      mysql_error="no answer within ${t}s"
-      return 1
-    elif ((rc != 0)); then
+    line=""
+    IFS= read -r -t 0.2 -u "${sess_out[i]}" line || rc=$?
+    if ((rc == 0)); then
+      line=$part$line
+      part=""
+      if [[ $line == "$2"* ]]; then
+        mysql_marker=$line
+        return 0
+      fi
+      mysql_lines+=("$line")
+      continue
+    fi
+    part+=$line
+    if ((rc <= 128)) || ! kill -0 "${sess_pid[i]}" 2>/dev/null; then
       mysql_error=$(tail -n 1 "$state_dir/mysql$i.err" 2>/dev/null) || true
       mysql_error="the session ended: ${mysql_error:-no message}"
       return 1
     fi
-    if [[ $line == "$2"* ]]; then
-      mysql_marker=$line
-      return 0
+    now_ms now
+    if ((now >= deadline)); then
+      mysql_error="no answer within $3 ms"
+      return 1
     fi
-    mysql_lines+=("$line")
   done
 }
 mysql_error=""
@@ -379,7 +392,7 @@ mysql_error=""
 # mysql_open I: starts session I, fed through a fifo in the state directory,
 # and prepares it (lock_wait_timeout, pre-flush). Before the hold.
 mysql_open() {
-  local i=$1 file=${app_a[$1]} in out tmp v ms base=$state_dir/mysql$1
+  local i=$1 file=${app_a[$1]} in out v ms base=$state_dir/mysql$1
   local -a args=() flush=()
   if [[ -n $file ]]; then
     [[ -f $file && -r $file ]] || die "${app_type[i]}: defaults file $file does not exist or cannot be read"
@@ -391,15 +404,17 @@ mysql_open() {
   args+=(--batch --skip-column-names --unbuffered --skip-reconnect --skip-force
     "--connect-timeout=$MYSQL_CONNECT_SECONDS")
   mkfifo -m 600 "$base.in" "$base.out"
-  # Opened read-write, a fifo end does not wait for its peer; the
-  # temporary one lets the read-only end open at once too.
+  # Opened read-write, a fifo end does not wait for its peer. The
+  # read-write end of the output (sess_hold) lets the read-only one open at
+  # once and keeps the output open until the client has answered: then it
+  # is closed, and the client's exit reads as end of file.
   exec {in}<>"$base.in"
-  exec {tmp}<>"$base.out"
+  exec {v}<>"$base.out"
   exec {out}<"$base.out"
-  exec {tmp}>&-
   sess_in[i]=$in
   sess_out[i]=$out
-  app_fds+=("$in" "$out")
+  sess_hold[i]=$v
+  app_fds+=("$in" "$out" "$v")
   (
     close_fds
     unset MYSQL_PWD MYSQL_HOST MYSQL_TCP_PORT MYSQL_UNIX_PORT
@@ -414,6 +429,7 @@ mysql_open() {
     "SELECT CONCAT('ssmb-ready:', CONNECTION_ID(), ':', VERSION());" >&"$in"
   ms=$(((MYSQL_CONNECT_SECONDS + 10#${app_c[i]} + 2) * 1000))
   mysql_until "$i" ssmb-ready: "$ms" || die "${app_type[i]}: cannot prepare the session: $mysql_error"
+  mysql_release_hold "$i"
   v=${mysql_marker#ssmb-ready:}
   sess_id[i]=${v%%:*}
   v=${v#*:}
@@ -425,6 +441,23 @@ mysql_open() {
   log "${app_type[i]}: session ${sess_id[i]} open, server $v${flush[0]:+, tables flushed}"
 }
 
+# close_fd FD: closes one of the sessions' descriptors.
+close_fd() {
+  local fd=$1 f
+  local -a keep=()
+  [[ -n $fd ]] || return 0
+  exec {fd}>&-
+  for f in ${app_fds[@]+"${app_fds[@]}"}; do
+    if [[ $f != "$fd" ]]; then keep+=("$f"); fi
+  done
+  app_fds=(${keep[@]+"${keep[@]}"})
+}
+
+mysql_release_hold() {
+  close_fd "${sess_hold[$1]:-}"
+  sess_hold[$1]=""
+}
+
 # mysql_lock I: FLUSH TABLES WITH READ LOCK, proven held by the marker that
 # follows it, then the binary-log coordinates. In the hold.
 mysql_lock() {
@@ -434,9 +467,10 @@ mysql_lock() {
   ((left >= 100)) || die "${app_type[i]}: no time left in the budget to lock"
   n=$(((10#${app_c[i]} + 1) * 1000))
   if ((n > left)); then n=$left; fi
-  app_state[i]=locked
+  app_state[i]=locking
   printf '%s\n' "FLUSH TABLES WITH READ LOCK;" "SELECT 'ssmb-locked';" "${sess_status[i]}" "SELECT 'ssmb-binlog';" >&"${sess_in[i]}"
   mysql_until "$i" ssmb-locked "$n" || die "${app_type[i]}: FLUSH TABLES WITH READ LOCK failed: $mysql_error"
+  app_state[i]=locked
   mysql_until "$i" ssmb-binlog $((MYSQL_RELEASE_SECONDS * 1000)) || die "${app_type[i]}: ${sess_status[i]} failed: $mysql_error"
   re='^([A-Za-z0-9._-]{1,200})[[:space:]]+([0-9]{1,20})([[:space:]]|$)'
   if ((${#mysql_lines[@]} == 0)); then
@@ -456,8 +490,7 @@ mysql_lock() {
 # mysql_close I: UNLOCK TABLES when locked, checking that the session is the
 # one that took the lock, then ends the session.
 mysql_close() {
-  local i=$1 n now fd
-  local -a keep=()
+  local i=$1 n now
   if [[ ${app_state[i]} == locked ]]; then
     printf '%s\n' "UNLOCK TABLES;" "SELECT CONCAT('ssmb-unlocked:', CONNECTION_ID());" >&"${sess_in[i]}" || true
     if mysql_until "$i" ssmb-unlocked: $((MYSQL_RELEASE_SECONDS * 1000)) && [[ $mysql_marker == "ssmb-unlocked:${sess_id[i]}" ]]; then
@@ -466,22 +499,19 @@ mysql_close() {
       lock_lost="${app_type[i]}: the session that held the lock ended before UNLOCK TABLES ($mysql_error), so the lock may have been released before the snapshots' point in time"
       log "ERROR: $lock_lost"
     fi
+  fi
+  if [[ ${app_state[i]} == lock* ]]; then
     now_ms now
     lock_ms=$((now - lock_started_ms))
   fi
   app_state[i]=""
-  n=${sess_in[i]}
-  exec {n}>&-
-  n=${sess_out[i]}
-  exec {n}<&-
-  for fd in ${app_fds[@]+"${app_fds[@]}"}; do
-    [[ $fd == "${sess_in[i]}" || $fd == "${sess_out[i]}" ]] || keep+=("$fd")
-  done
-  app_fds=(${keep[@]+"${keep[@]}"})
+  mysql_release_hold "$i"
+  close_fd "${sess_in[i]}"
+  close_fd "${sess_out[i]}"
   # At end of input the client quits; a client that does not is killed.
-  for ((n = 0; n < 40; n++)); do
+  for ((n = 0; n < 200; n++)); do
     kill -0 "${sess_pid[i]}" 2>/dev/null || break
-    sleep 0.05
+    sleep 0.01
   done
   kill -KILL "${sess_pid[i]}" 2>/dev/null || true
   wait "${sess_pid[i]}" 2>/dev/null || true
@@ -555,7 +585,7 @@ resume_apps() {
   local i rc
   for ((i = ${#app_type[@]} - 1; i >= 0; i--)); do
     case ${app_state[i]:-} in
-      open | locked) mysql_close "$i" ;;
+      open | lock*) mysql_close "$i" ;;
       pre)
         app_state[i]=""
         [[ -n ${app_b[i]} ]] || continue
@@ -776,7 +806,8 @@ parse_apps() {
   local my_re="^(mysql|mariadb):($path)?:([1-9]|[1-5][0-9]|60):[01]\$"
   local pg_re='^postgresql:([A-Za-z0-9_.-]{1,64}:('"$path"')?|:)$'
   local custom_re="^custom:$path:($path)?:([1-9][0-9]{0,2}|[12][0-9]{3}|3[0-5][0-9]{2}|3600)\$"
-  [[ $1 != ' '* && $1 != *' ' && $1 != *'  '* ]] || die "SSMB_APPS: items are separated by single spaces"
+  [[ $1 =~ ^[A-Za-z0-9._/:\ -]*$ && $1 != ' '* && $1 != *' ' && $1 != *'  '* ]] ||
+    die "SSMB_APPS: items of letters, digits and . _ / : - separated by single spaces"
   read -r -a items <<<"$1"
   for item in ${items[@]+"${items[@]}"}; do
     [[ $item =~ $my_re || $item =~ $pg_re || $item =~ $custom_re ]] ||

@@ -1,0 +1,61 @@
+package compiler
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+
+	"github.com/ssm-backup/ssm-backup/diag"
+	"github.com/ssm-backup/ssm-backup/documents"
+	"github.com/ssm-backup/ssm-backup/policies"
+)
+
+// checkWindowsSupported reports what of a Windows policy this compiler
+// cannot compile yet, and the tags AWSEC2-CreateVssSnapshot cannot carry.
+func checkWindowsSupported(p *policies.Policy) diag.Diagnostics {
+	var ds diag.Diagnostics
+	s := p.Spec
+	src := p.Source
+	unsupported := func(path, what string) {
+		ds = append(ds, diag.Diagnostic{
+			Severity: diag.Error,
+			Summary:  fmt.Sprintf("%s is not yet supported by this compiler", what),
+			Detail:   "the policy is valid, but no artifacts can be generated for it yet; use the managed VSS path (the default) or \"consistency: stopped\"",
+			Range:    src.Key(path),
+			Path:     path,
+		})
+	}
+	if s.Consistency == policies.Crash {
+		// Crash-consistent data volumes would need a runbook that calls
+		// CreateSnapshots itself; the Linux script cannot run on Windows.
+		unsupported("spec.consistency", "consistency \"crash\" on Windows")
+	}
+	if s.Consistency != policies.Application {
+		return ds
+	}
+	if w := s.Windows; w != nil && w.VSS == VSSDiskshadow {
+		unsupported("spec.windows.vss", "the DISKSHADOW engine (windows.vss: diskshadow)")
+	}
+	for i, a := range s.Apps {
+		if a.Type != policies.SQLServer && a.Type != policies.Exchange {
+			// sqlserver and exchange are quiesced by their VSS writers;
+			// custom pre and post scripts are not run yet.
+			unsupported(fmt.Sprintf("spec.apps[%d].type", i), fmt.Sprintf("app type %q on Windows", a.Type))
+		}
+	}
+	// AWSEC2-CreateVssSnapshot takes tags as "Key=k,Value=v;...": a key or
+	// value with , ; or = would be read as another tag, and its own tag
+	// keys may not be given.
+	for _, k := range slices.Sorted(maps.Keys(s.Tags)) {
+		if _, err := documents.VSSTagsParameter([]documents.Tag{{Key: k, Value: s.Tags[k]}}); err != nil {
+			ds = append(ds, diag.Diagnostic{
+				Severity: diag.Error,
+				Summary:  fmt.Sprintf("tag %q cannot be passed to %s: %v", k, documents.CreateVSSSnapshotDocument, err),
+				Detail:   fmt.Sprintf("AWS's VSS document sets %v itself and reads its tags parameter as Key=k,Value=v pairs separated by ; — rename the tag or change its value", documents.VSSReservedTagKeys),
+				Range:    src.Key("spec.tags." + k),
+				Path:     "spec.tags." + k,
+			})
+		}
+	}
+	return ds
+}
