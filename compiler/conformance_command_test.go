@@ -295,6 +295,16 @@ func TestConformanceCommandDocuments(t *testing.T) {
 					}
 					return
 				}
+				if isDiskshadowRunbook(runbook) { // conformance_vss_test.go
+					ds := confDecode(t, set, compiler.WindowsDiskshadowDir+"command-document.json")
+					for _, p := range commandDocProblems(ds) {
+						t.Error(p)
+					}
+					for _, p := range runbookLinkProblems(runbook, commandDocumentName(t, tmpl, ds), ds) {
+						t.Error("automation-runbook.json: " + p)
+					}
+					return
+				}
 				if isWindowsVSSRunbook(runbook) { // conformance_vss_test.go
 					for _, p := range windowsVSSRunbookProblems(runbook) {
 						t.Error("automation-runbook.json: " + p)

@@ -282,3 +282,12 @@ func TestVSSTaggingNegativeControl(t *testing.T) {
 		}
 	}
 }
+
+func isDiskshadowRunbook(runbook any) bool {
+	for _, s := range confSteps(runbook) {
+		if in, _ := s["inputs"].(map[string]any); s["action"] == "aws:runCommand" && in["DocumentName"] == compiler.WindowsDiskshadowDocument {
+			return true
+		}
+	}
+	return false
+}

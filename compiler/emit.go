@@ -238,6 +238,10 @@ func Emit(plan *Plan, opts Options) (Files, error) {
 			return nil, err
 		}
 	}
+	// The DISKSHADOW document, when a policy uses it (windows_diskshadow.go).
+	if err := addWindowsShared(plan, files, tmpl.Resources, tf); err != nil {
+		return nil, err
+	}
 	b, err := writeTemplate(tmpl)
 	if err != nil {
 		return nil, err

@@ -751,6 +751,9 @@ func tfResolveSamples(expr string) (string, error) {
 func tfCheckDocuments(cfg map[string]any, set tfSet) []string {
 	var problems []string
 	want := map[string]string{tfName(compiler.LinuxSnapshotLogicalID): compiler.LinuxSnapshotDir + "command-document.json"}
+	if _, ok := set.files[compiler.WindowsDiskshadowDir+"command-document.json"]; ok {
+		want[tfName(compiler.WindowsDiskshadowLogicalID)] = compiler.WindowsDiskshadowDir + "command-document.json"
+	}
 	for _, p := range set.plan.Policies {
 		want[tfName(p.Names.Logical+"Runbook")] = compiler.PolicyDir(p.Names.Policy) + "automation-runbook.json"
 	}

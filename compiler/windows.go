@@ -64,6 +64,11 @@ func lowerWindows(p *policies.Policy, pp *PolicyPlan) {
 // applyWindowsStrategy builds the runbook and permissions of a Windows
 // policy with "consistency: application" (VSS).
 func applyWindowsStrategy(p *PolicyPlan, a *policyArtifacts) {
+	if p.usesDiskshadow() {
+		a.runbook = buildWindowsDiskshadowRunbook(p)
+		applyDiskshadowRoles(p, &a.roles)
+		return
+	}
 	a.runbook = buildWindowsVSSRunbook(p)
 	applyWindowsRoles(p, &a.roles)
 }
@@ -284,7 +289,7 @@ func applyWindowsRoles(p *PolicyPlan, roles *RoleSet) {
 			Action:   Strings{"ec2:CreateTags"},
 			Resource: Strings{arn("ec2", thisRegion, "", "snapshot/*")},
 			Condition: Condition{
-				"StringEquals":             {"ec2:ResourceTag/" + TagPolicy: {n.Policy}},
+				"StringEquals":              {"ec2:ResourceTag/" + TagPolicy: {n.Policy}},
 				"ForAllValues:StringEquals": {"aws:TagKeys": {"AppConsistent", "Device"}},
 			},
 		})
@@ -318,6 +323,12 @@ func applyWindowsRoles(p *PolicyPlan, roles *RoleSet) {
 func writeWindowsPrerequisites(b *strings.Builder, p *PolicyPlan) {
 	w := p.Windows
 	if w == nil {
+		return
+	}
+	if p.usesDiskshadow() {
+		fmt.Fprintf(b, "- **VSS:** DISKSHADOW on the instance (document `%s`): every NTFS volume on an EBS disk in one shadow set (copy-only %s, application writers %s); VSS freezes the writers for the shadow copy (at most ten seconds), and the one CreateSnapshots request is made while the backup session is open; the shadow set is then deleted from the live volumes and stays in the snapshots, which a restore reverts to\n",
+			WindowsDiskshadowDocument, yesNo(w.CopyOnly), map[bool]string{true: "excluded (noWriters)", false: "included"}[w.NoWriters])
+		fmt.Fprintf(b, "- **Prerequisites:** Windows Server with diskshadow.exe; the SSM agent online; AWS Tools for PowerShell (`AWS.Tools.EC2` or `AWSPowerShell`); the instance profile `%s` or the managed policy `%s`\n", p.Names.InstanceProfile, p.Names.InstancePolicy)
 		return
 	}
 	install := "must be installed (the runbook refuses an instance whose software inventory lacks it; `windows.installPackages: true` installs it with " + documents.ConfigurePackageDocument + ")"

@@ -33,9 +33,6 @@ func checkWindowsSupported(p *policies.Policy) diag.Diagnostics {
 	if s.Consistency != policies.Application {
 		return ds
 	}
-	if w := s.Windows; w != nil && w.VSS == VSSDiskshadow {
-		unsupported("spec.windows.vss", "the DISKSHADOW engine (windows.vss: diskshadow)")
-	}
 	for i, a := range s.Apps {
 		if a.Type != policies.SQLServer && a.Type != policies.Exchange {
 			// sqlserver and exchange are quiesced by their VSS writers;

@@ -16,6 +16,8 @@
 #                              PostgreSQL 15 server under
 #                              /usr/lib/postgresql/15/bin, the postgres user
 #   postgresql-client-15       psql, which the snapshot script runs
+#   npm (tools/psparse)        tree-sitter + tree-sitter-powershell@0.26.4, the
+#                              parser of the generated PowerShell (npm ci)
 #   awscli                     only when no aws command exists at all (the
 #                              image ships awscli v1 through pyenv; the tests
 #                              use whichever aws is on PATH)
@@ -74,6 +76,19 @@ if ((${#wanted[@]} > 0)); then
   apt-get install -y --no-install-recommends "${packages[@]}"
 else
   echo "install-test-deps: all tools present" >&2
+fi
+
+# The PowerShell syntax check (documents/powershell_test.go) parses every
+# generated .ps1 with the npm packages tree-sitter and tree-sitter-powershell,
+# pinned by tools/psparse/package-lock.json.
+psparse="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/tools/psparse"
+if [[ ! -d $psparse/node_modules/tree-sitter-powershell ]]; then
+  if command -v npm >/dev/null 2>&1; then
+    echo "install-test-deps: installing the PowerShell parser in tools/psparse" >&2
+    (cd "$psparse" && npm ci --no-audit --no-fund) || (cd "$psparse" && npm install --no-audit --no-fund)
+  else
+    echo "install-test-deps: npm is missing: the PowerShell syntax check cannot run" >&2
+  fi
 fi
 
 status=0

@@ -31,7 +31,6 @@ class PreflightError(Exception):
 
 def parse_version(text):
     """Return the version "3.0.502.0" as a tuple of ints (3, 0, 502, 0).
-
     A field that is not a number is an error: guessing could let an
     unsupported agent through.
     """

@@ -1,0 +1,133 @@
+package compiler
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/ssm-backup/ssm-backup/documents"
+)
+
+// The one DISKSHADOW Command document of a set, shared like the Linux
+// snapshot document: the script is the same for every policy, and each
+// runbook passes its policy's values. It is emitted only when a policy uses
+// it.
+const (
+	WindowsDiskshadowDocument  = "ssm-backup-windows-diskshadow"
+	WindowsDiskshadowLogicalID = "WindowsDiskshadowDocument"
+	WindowsDiskshadowDir       = "shared/windows-diskshadow/"
+)
+
+func (p *PolicyPlan) usesDiskshadow() bool {
+	return p.Windows != nil && p.Windows.Engine == VSSDiskshadow
+}
+
+func windowsDiskshadowCommand() documents.CommandDocument {
+	return documents.WindowsDiskshadowCommand("ssm-backup: VSS-consistent EBS snapshots of a Windows instance's volumes with DISKSHADOW (one shadow set of every NTFS volume on EBS, one CreateSnapshots while the backup session is open), taken on the instance. Run by the backup runbook of each DISKSHADOW policy, which passes the policy's settings.")
+}
+
+// diskshadowParameters are the values a runbook passes to the document.
+func diskshadowParameters(p *PolicyPlan) map[string][]string {
+	w := p.Windows
+	user, err := documents.VSSTagsParameter(p.Tags)
+	if err != nil {
+		// CheckSupported refused these tags before the plan was made.
+		panic(fmt.Sprintf("policy %s: %v", p.Names.Policy, err))
+	}
+	return map[string][]string{
+		documents.DiskshadowParamPolicyName:        {p.Names.Policy},
+		documents.DiskshadowParamRunID:             {"{{ automation:EXECUTION_ID }}"},
+		documents.DiskshadowParamExcludeBootVolume: {psBool(p.Volumes == "data")},
+		documents.DiskshadowParamCopyOnly:          {psBool(w.CopyOnly)},
+		documents.DiskshadowParamNoWriters:         {psBool(w.NoWriters)},
+		documents.DiskshadowParamDescription:       {"ssm-backup " + p.Names.Policy + " DISKSHADOW snapshot"},
+		documents.DiskshadowParamTags:              {user},
+	}
+}
+
+// buildWindowsDiskshadowRunbook runs the shared DISKSHADOW document on the
+// instance, then the lifecycle steps.
+func buildWindowsDiskshadowRunbook(p *PolicyPlan) documents.AutomationDocument {
+	doc := buildWindowsVSSRunbook(p)
+	var steps []documents.AutomationStep
+	for _, s := range doc.MainSteps[:2] { // assertInstanceRunning, assertAgentOnline
+		steps = append(steps, s)
+	}
+	doc.Description = p.Description + " — VSS snapshots of one Windows instance with DISKSHADOW (ssm-backup policy " + p.Names.Policy + ")."
+	doc.MainSteps = append(steps, documents.AutomationStep{
+		Name:           "takeSnapshots",
+		Action:         "aws:runCommand",
+		Description:    "DISKSHADOW: one shadow set of every NTFS volume on EBS, one CreateSnapshots while the backup is open, delete the shadow set, end the backup — on the instance.",
+		OnFailure:      "Abort",
+		TimeoutSeconds: documents.DiskshadowTimeoutSeconds + 60,
+		Inputs: runCommandInputs{
+			DocumentName:   WindowsDiskshadowDocument,
+			InstanceIds:    []string{"{{ InstanceId }}"},
+			Parameters:     diskshadowParameters(p),
+			TimeoutSeconds: documents.DiskshadowTimeoutSeconds + 60,
+			Comment:        "ssm-backup " + p.Names.Policy,
+		},
+		Outputs: []documents.StepOutput{
+			{Name: "CommandId", Selector: "$.CommandId", Type: "String"},
+			{Name: "Output", Selector: "$.Output", Type: "String"},
+		},
+	})
+	doc.Outputs = []string{"takeSnapshots.CommandId", "takeSnapshots.Output"}
+	addLifecycleSteps(&doc, p)
+	return doc
+}
+
+// applyDiskshadowRoles lets the automation role run the DISKSHADOW
+// document instead of the Linux one. The instance role needs nothing more:
+// the script's CreateSnapshots carries the policy's tags at creation, as
+// the Linux script's does.
+func applyDiskshadowRoles(p *PolicyPlan, roles *RoleSet) {
+	for i, st := range roles.AutomationPolicy.Statement {
+		if st.Sid == "RunSnapshotDocument" {
+			roles.AutomationPolicy.Statement[i].Resource = Strings{arn("ssm", thisRegion, thisAccount, "document/"+WindowsDiskshadowDocument)}
+		}
+	}
+}
+
+// addWindowsShared emits the DISKSHADOW document, its script, its template
+// resource and its Terraform counterpart when a policy of the plan uses it.
+func addWindowsShared(plan *Plan, files Files, resources map[string]json.RawMessage, tf *renderedTerraform) error {
+	used := false
+	for _, p := range plan.Policies {
+		used = used || p.usesDiskshadow()
+	}
+	if !used {
+		return nil
+	}
+	doc := windowsDiskshadowCommand()
+	b, err := documents.MarshalIndent(doc)
+	if err != nil {
+		return err
+	}
+	files[WindowsDiskshadowDir+"command-document.json"] = b
+	files[WindowsDiskshadowDir+"windows-diskshadow.ps1"] = documents.WindowsDiskshadowScript()
+	res, err := compactJSON(Resource{
+		Type: "AWS::SSM::Document",
+		Properties: documentProperties{
+			Name: WindowsDiskshadowDocument, DocumentType: "Command", DocumentFormat: "JSON",
+			UpdateMethod: "NewVersion", Content: doc,
+			Tags: []CFNTag{{Key: "ssm-backup:shared", Value: "windows-diskshadow"}},
+		},
+	})
+	if err != nil {
+		return err
+	}
+	resources[WindowsDiskshadowLogicalID] = res
+	var f terraformFragment
+	content, err := compactJSON(doc)
+	if err != nil {
+		return err
+	}
+	f.resource(tfTypeDocument, tfName(WindowsDiskshadowLogicalID), tfDocument{
+		Content:        tfLiteral(string(content)),
+		DocumentFormat: "JSON",
+		DocumentType:   "Command",
+		Name:           tfLiteral(WindowsDiskshadowDocument),
+		Tags:           map[string]string{"ssm-backup:shared": "windows-diskshadow"},
+	})
+	return tf.add(f)
+}

@@ -1,0 +1,168 @@
+package documents
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// psParser is the PowerShell syntax check of tools/psparse: the npm
+// packages tree-sitter and tree-sitter-powershell (scripts/
+// install-test-deps.sh installs them with npm ci). Without node or the
+// packages the tests are skipped, except under CI=true where they fail.
+func psParser(t *testing.T) (node, script string) {
+	t.Helper()
+	dir, err := filepath.Abs(filepath.Join("..", "tools", "psparse"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	node, err = exec.LookPath("node")
+	if err == nil {
+		_, err = os.Stat(filepath.Join(dir, "node_modules", "tree-sitter-powershell", "package.json"))
+	}
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("the PowerShell parser is required under CI (run scripts/install-test-deps.sh): %v", err)
+		}
+		t.Skipf("PowerShell parser not available (run scripts/install-test-deps.sh): %v", err)
+	}
+	return node, filepath.Join(dir, "check.mjs")
+}
+
+type psResult struct {
+	File   string `json:"file"`
+	OK     bool   `json:"ok"`
+	Errors []struct {
+		Row, Column int
+		Text        string
+	} `json:"errors"`
+}
+
+// parsePowerShell parses each script and returns the parser's verdicts.
+func parsePowerShell(t *testing.T, scripts map[string]string) map[string]psResult {
+	t.Helper()
+	node, check := psParser(t)
+	dir := t.TempDir()
+	args := []string{"--no-deprecation", check}
+	for name, text := range scripts {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		args = append(args, p)
+	}
+	cmd := exec.CommandContext(t.Context(), node, args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	if _, exit := err.(*exec.ExitError); err != nil && !exit {
+		t.Fatalf("node %s: %v\n%s", check, err, stderr.String())
+	}
+	out := map[string]psResult{}
+	for _, line := range strings.Split(strings.TrimSpace(stdout.String()), "\n") {
+		var r psResult
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatalf("parser output %q: %v\n%s", line, err, stderr.String())
+		}
+		out[filepath.Base(r.File)] = r
+	}
+	if len(out) != len(scripts) {
+		t.Fatalf("the parser reported %d of %d scripts\n%s", len(out), len(scripts), stderr.String())
+	}
+	return out
+}
+
+// TestPowerShellParserControls proves the parser can fail: a valid
+// pipeline parses clean, an unclosed if ( is reported.
+func TestPowerShellParserControls(t *testing.T) {
+	got := parsePowerShell(t, map[string]string{
+		"valid.ps1":    "Get-Process | Where-Object { $_.CPU -gt 1 } | Select-Object -First 3\n",
+		"unclosed.ps1": "if ($x -eq 1 {\n    Write-Output 'a'\n",
+		"brace.ps1":    "foreach ($v in $list) {\n    $v\n",
+	})
+	if !got["valid.ps1"].OK {
+		t.Errorf("a valid pipeline was reported broken: %+v", got["valid.ps1"])
+	}
+	for _, bad := range []string{"unclosed.ps1", "brace.ps1"} {
+		if got[bad].OK {
+			t.Errorf("%s: the syntax error was not reported", bad)
+		}
+	}
+}
+
+// TestGeneratedPowerShellParses parses every PowerShell ssm-backup
+// generates: the DISKSHADOW script on its own, the document's run command
+// with its {{ parameters }} as written, and with sample values in their
+// place.
+func TestGeneratedPowerShellParses(t *testing.T) {
+	run := WindowsDiskshadowRunCommand()
+	samples := map[string]string{
+		DiskshadowParamPolicyName: "file-servers", DiskshadowParamRunID: "4105a4fc-f944-11e6-9d32-0123456789ab",
+		DiskshadowParamExcludeBootVolume: "False", DiskshadowParamCopyOnly: "True", DiskshadowParamNoWriters: "False",
+		DiskshadowParamDescription: "ssm-backup file-servers", DiskshadowParamTags: "Key=CostCenter,Value=it ops;Key=Name,Value=fs",
+	}
+	resolved := regexp.MustCompile(`\{\{ (\w+) \}\}`).ReplaceAllStringFunc(run, func(m string) string {
+		return samples[strings.Trim(m, "{} ")]
+	})
+	doc := WindowsDiskshadowCommand("d")
+	fromDoc := strings.Join(doc.MainSteps[0].Inputs.RunCommand, "\n") + "\n"
+	got := parsePowerShell(t, map[string]string{
+		"windows-diskshadow.ps1": windowsDiskshadowScript,
+		"run-command.ps1":        run,
+		"resolved.ps1":           resolved,
+		"document.ps1":           fromDoc,
+	})
+	for name, r := range got {
+		if !r.OK {
+			t.Errorf("%s does not parse: %+v", name, r.Errors)
+		}
+	}
+}
+
+// TestDiskshadowDocumentParameters checks that every parameter the run
+// command reads is declared, that none admits a single quote (the values
+// are pasted into single-quoted strings), and the shadow-set rules of the
+// script: one BEGIN BACKUP, CREATE before the EXEC that releases the
+// snapshot call, the shadow set deleted and the backup ended after it.
+func TestDiskshadowDocumentParameters(t *testing.T) {
+	doc := WindowsDiskshadowCommand("d")
+	run := WindowsDiskshadowRunCommand()
+	for _, m := range regexp.MustCompile(`\{\{ (\w+) \}\}`).FindAllStringSubmatch(run, -1) {
+		p, ok := doc.Parameters[m[1]]
+		if !ok {
+			t.Errorf("{{ %s }} is not a parameter", m[1])
+			continue
+		}
+		if p.AllowedPattern == "" && len(p.AllowedValues) == 0 {
+			t.Errorf("%s has neither allowedPattern nor allowedValues", m[1])
+		}
+		if p.AllowedPattern != "" && regexp.MustCompile(p.AllowedPattern).MatchString("a'b") {
+			t.Errorf("%s admits a single quote", m[1])
+		}
+	}
+	if !regexp.MustCompile(patternVSSTags).MatchString("Key=CostCenter,Value=it ops;Key=Name,Value=") {
+		t.Error("the tags pattern refuses valid tags")
+	}
+	for _, bad := range []string{"Key=a=b,Value=c", "Key=a,Value=b;", "Key=,Value=b", "Key=a,Value=b'; Remove-Item C:\\"} {
+		if regexp.MustCompile(patternVSSTags).MatchString(bad) {
+			t.Errorf("the tags pattern admits %q", bad)
+		}
+	}
+	order := []string{"'BEGIN BACKUP'", "'CREATE'", "\"EXEC `", "'DELETE SHADOWS SET %VSS_SHADOW_SET%'", "'END BACKUP'"}
+	last := -1
+	for _, s := range order {
+		i := strings.Index(windowsDiskshadowScript, s)
+		if i < 0 || i < last {
+			t.Errorf("DISKSHADOW script: %s missing or out of order", s)
+		}
+		last = i
+	}
+	if n := strings.Count(windowsDiskshadowScript, "New-EC2SnapshotBatch"); n != 1 {
+		t.Errorf("%d snapshot calls, want exactly one", n)
+	}
+}

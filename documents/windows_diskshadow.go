@@ -1,0 +1,87 @@
+package documents
+
+import (
+	_ "embed"
+	"strings"
+)
+
+// windowsDiskshadowScript takes the VSS snapshot with DISKSHADOW; its
+// header states the steps.
+//
+//go:embed scripts/windows-diskshadow.ps1
+var windowsDiskshadowScript string
+
+// Parameters of the DISKSHADOW command document. Each reaches the script
+// as a single-quoted PowerShell string, so every allowedPattern excludes
+// the quote.
+const (
+	DiskshadowParamPolicyName        = "PolicyName"
+	DiskshadowParamRunID             = "RunId"
+	DiskshadowParamExcludeBootVolume = "ExcludeBootVolume"
+	DiskshadowParamCopyOnly          = "CopyOnly"
+	DiskshadowParamNoWriters         = "NoWriters"
+	DiskshadowParamDescription       = "Description"
+	DiskshadowParamTags              = "SnapshotTags"
+
+	// DiskshadowTimeoutSeconds bounds the script: DISKSHADOW's writer
+	// gathering and shadow creation, one CreateSnapshots, the cleanup.
+	DiskshadowTimeoutSeconds = 900
+)
+
+const (
+	patternPolicyName = `^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$`
+	patternRunID      = `^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})?$`
+	// patternVSSTags is "Key=k,Value=v" pairs joined by ";" of the tag
+	// characters ssm-backup allows, less the separators; validation limits
+	// their number and length.
+	vssTagText        = `[A-Za-z0-9 _.:/+@-]`
+	patternVSSTags    = `^(Key=` + vssTagText + `+,Value=` + vssTagText + `*(;Key=` + vssTagText + `+,Value=` + vssTagText + `*)*)?$`
+	patternDiskshadow = `^[A-Za-z0-9 _.:/()+@,-]{0,255}$`
+)
+
+// WindowsDiskshadowCommand is the Command document every DISKSHADOW policy
+// of a set runs (aws:runPowerShellScript); each runbook passes its policy's
+// values.
+func WindowsDiskshadowCommand(description string) CommandDocument {
+	boolean := func(desc, def string) Parameter {
+		return Parameter{Type: "String", Description: desc, Default: def, AllowedValues: []string{"True", "False"}}
+	}
+	return CommandDocument{
+		SchemaVersion: "2.2",
+		Description:   description,
+		Parameters: map[string]Parameter{
+			DiskshadowParamPolicyName:        {Type: "String", Description: "Policy name, tagged as ssm-backup:policy on every snapshot (the IAM policy requires it).", AllowedPattern: patternPolicyName},
+			DiskshadowParamRunID:             {Type: "String", Description: "Id of the Automation execution that runs this command, tagged as ssm-backup:run-id. Empty when run on its own.", Default: "", AllowedPattern: patternRunID},
+			DiskshadowParamExcludeBootVolume: boolean("True: leave the boot disk out of the shadow set and the snapshots.", "False"),
+			DiskshadowParamCopyOnly:          boolean("True: a copy-only VSS backup (SET OPTION COPY), which leaves SQL Server's log chain alone.", "True"),
+			DiskshadowParamNoWriters:         boolean("True: leave the application VSS writers out (SET CONTEXT ... NOWRITERS).", "False"),
+			DiskshadowParamDescription:       {Type: "String", Description: "Description of the snapshots.", Default: "ssm-backup", AllowedPattern: patternDiskshadow},
+			DiskshadowParamTags:              {Type: "String", Description: "User tags of the snapshots: Key=k,Value=v pairs separated by ;.", Default: "", AllowedPattern: patternVSSTags},
+		},
+		MainSteps: []CommandStep{{
+			Action:       "aws:runPowerShellScript",
+			Name:         "diskshadowSnapshot",
+			Precondition: &Precondition{StringEquals: []string{"platformType", "Windows"}},
+			Inputs: RunScriptInputs{
+				TimeoutSeconds: "900",
+				RunCommand:     strings.Split(strings.TrimSuffix(WindowsDiskshadowRunCommand(), "\n"), "\n"),
+			},
+		}},
+	}
+}
+
+// WindowsDiskshadowRunCommand is the PowerShell the document runs: the
+// parameters as single-quoted strings in $SsmBackup, then the script.
+func WindowsDiskshadowRunCommand() string {
+	var b strings.Builder
+	b.WriteString("$SsmBackup = @{\n")
+	for _, p := range []string{DiskshadowParamPolicyName, DiskshadowParamRunID, DiskshadowParamExcludeBootVolume, DiskshadowParamCopyOnly, DiskshadowParamNoWriters, DiskshadowParamDescription} {
+		b.WriteString("    " + p + " = '{{ " + p + " }}'\n")
+	}
+	b.WriteString("    Tags = '{{ " + DiskshadowParamTags + " }}'\n}\n")
+	b.WriteString(windowsDiskshadowScript)
+	return b.String()
+}
+
+// WindowsDiskshadowScript returns the script's source.
+func WindowsDiskshadowScript() []byte { return []byte(windowsDiskshadowScript) }
