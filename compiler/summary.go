@@ -209,7 +209,7 @@ func linuxApplicationText(p *PolicyPlan) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "application-consistent: the applications below are quiesced in this order, then %s are frozen for one CreateSnapshots call "+
 		"and thawed as soon as it returns, and the applications are resumed in the reverse order. "+
-		"Locks, paused applications and frozen file systems are held for at most %d s in all, from the first pre hook or lock: "+
+		"Locks, paused applications and frozen file systems are held for at most %d s in all, from the first pre hook, lock or freeze: "+
 		"a watchdog releases them after that even if the script dies, and the run fails. "+
 		"Snapshots are tagged `%s=application` only when every application was quiesced and every file system frozen (else `crash`); "+
 		"the run's exit status is the authority: a failed run's snapshots carry its `%s` and must not be trusted",

@@ -718,36 +718,359 @@ func terraformPolicy(p *PolicyPlan, a *policyArtifacts) terraformFragment {
 }
 
 // terraformLifecycle adds the counterparts of the lifecycle's template
-// resources (lifecycle_cfn.go), converted from the template's own, so the
-// two are written once. A template resource of a type not converted here
-// is left out rather than failing the whole compile; TestTerraform's
-// parity check fails on it.
+// resources and outputs (lifecycle_cfn.go, lifecycle_drill.go), converted
+// from the template's own, so the two are written once. A template resource
+// of a type not converted here is left out rather than failing the whole
+// compile; TestTerraform's parity check fails on it.
 func terraformLifecycle(f *terraformFragment, p *PolicyPlan) {
-	lc := &Template{Resources: map[string]Resource{}}
+	if f.err != nil {
+		return
+	}
+	lc := &Template{Resources: map[string]Resource{}, Outputs: map[string]Output{}}
 	addLifecycleResources(lc, p)
+	c := tfLifecycleConverter{f: f, p: p, types: map[string]string{}}
+	// The lifecycle's resources refer to each other and to the policy's
+	// roles (the drill window task runs as the policy's window role).
+	for _, suffix := range []string{"InstanceRole", "AutomationRole", "WindowRole"} {
+		c.types[p.Names.Logical+suffix] = "AWS::IAM::Role"
+	}
+	for id, r := range lc.Resources {
+		c.types[id] = r.Type
+	}
 	for _, id := range slices.Sorted(maps.Keys(lc.Resources)) {
-		switch props := lc.Resources[id].Properties.(type) {
-		case rbinRuleProperties:
-			var tags []APITag
-			for _, t := range props.Tags {
-				tags = append(tags, APITag(t))
-			}
-			var resourceTags []tfRbinResourceTag
-			for _, t := range props.ResourceTags {
-				resourceTags = append(resourceTags, tfRbinResourceTag{Key: tfLiteral(t.ResourceTagKey), Value: tfLiteral(t.ResourceTagValue)})
-			}
-			f.resource(tfTypeRecycleBinRule, tfName(id), tfRecycleBinRule{
-				Description:  tfLiteral(props.Description),
-				ResourceTags: resourceTags,
-				ResourceType: props.ResourceType,
-				RetentionPeriod: tfRbinRetention{
-					Unit:  props.RetentionPeriod.RetentionPeriodUnit,
-					Value: props.RetentionPeriod.RetentionPeriodValue,
-				},
-				Tags: tfTags(tags),
-			})
+		if err := c.resource(id, lc.Resources[id]); err != nil {
+			f.err = fmt.Errorf("terraform: policy %s: %s: %w", p.Names.Policy, id, err)
+			return
 		}
 	}
+	for _, id := range slices.Sorted(maps.Keys(lc.Outputs)) {
+		o := lc.Outputs[id]
+		value, err := c.value(o.Value)
+		if err != nil {
+			f.err = fmt.Errorf("terraform: policy %s: output %s: %w", p.Names.Policy, id, err)
+			return
+		}
+		f.output(tfName(id), tfOutput{Description: tfLiteral(o.Description), Value: value})
+	}
+}
+
+// tfCFNTypes maps the template resource types the lifecycle uses to their
+// Terraform types and the attribute that holds what Ref returns.
+var tfCFNTypes = map[string]struct{ tfType, refAttr string }{
+	"AWS::SSM::Document":                {tfTypeDocument, "name"},
+	"AWS::IAM::ManagedPolicy":           {tfTypePolicy, "arn"},
+	"AWS::IAM::Role":                    {tfTypeRole, "name"},
+	"AWS::IAM::InstanceProfile":         {tfTypeInstanceProfile, "name"},
+	"AWS::SSM::MaintenanceWindow":       {tfTypeWindow, "id"},
+	"AWS::SSM::MaintenanceWindowTarget": {tfTypeWindowTarget, "id"},
+	"AWS::SSM::MaintenanceWindowTask":   {tfTypeWindowTask, "id"},
+	"AWS::Rbin::Rule":                   {tfTypeRecycleBinRule, "arn"},
+}
+
+// tfLifecycleConverter converts one policy's lifecycle template resources.
+// types holds the template type of every logical id they may refer to.
+type tfLifecycleConverter struct {
+	f     *terraformFragment
+	p     *PolicyPlan
+	types map[string]string
+}
+
+// address is the Terraform address (type.name) of a template logical id.
+func (c *tfLifecycleConverter) address(id string) (tfType, name string, err error) {
+	to, ok := tfCFNTypes[c.types[id]]
+	if !ok {
+		return "", "", fmt.Errorf("reference to %s, which is no resource known here", id)
+	}
+	return to.tfType, tfName(id), nil
+}
+
+// value converts a template value that Terraform holds as a string: a
+// literal, Ref or Fn::GetAtt Arn.
+func (c *tfLifecycleConverter) value(v any) (string, error) {
+	switch t := v.(type) {
+	case string:
+		if strings.Contains(t, "${AWS::") {
+			return "", fmt.Errorf("%q: a pseudo parameter outside Fn::Sub", t)
+		}
+		return tfLiteral(t), nil
+	case ref:
+		typ, name, err := c.address(t.Ref)
+		if err != nil {
+			return "", err
+		}
+		return tfRef(typ, name, tfCFNTypes[c.types[t.Ref]].refAttr), nil
+	case getAtt:
+		if t.GetAtt[1] != "Arn" {
+			return "", fmt.Errorf("Fn::GetAtt %s.%s: only Arn has a Terraform counterpart here", t.GetAtt[0], t.GetAtt[1])
+		}
+		typ, name, err := c.address(t.GetAtt[0])
+		if err != nil {
+			return "", err
+		}
+		return tfRef(typ, name, "arn"), nil
+	}
+	return "", fmt.Errorf("value %#v has no Terraform counterpart here", v)
+}
+
+// values converts a list value of a task parameter.
+func (c *tfLifecycleConverter) values(v any) ([]string, error) {
+	var out []string
+	switch t := v.(type) {
+	case []string:
+		for _, s := range t {
+			e, err := c.value(s)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, e)
+		}
+	case []any:
+		for _, x := range t {
+			e, err := c.value(x)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, e)
+		}
+	default:
+		return nil, fmt.Errorf("value %#v is no list", v)
+	}
+	return out, nil
+}
+
+// dependsOn converts a template DependsOn.
+func (c *tfLifecycleConverter) dependsOn(ids []string) ([]string, error) {
+	var out []string
+	for _, id := range ids {
+		typ, name, err := c.address(id)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, typ+"."+name)
+	}
+	return out, nil
+}
+
+// iamDocument is the Terraform string of an IAM document of the template,
+// which holds it with its pseudo parameters in Fn::Sub (withSub). It is
+// rendered from the builder's document the template's was made from, so
+// that it reads like the standalone file, keys in the same order.
+func (c *tfLifecycleConverter) iamDocument(v any) (string, error) {
+	got, err := json.Marshal(v)
+	if err != nil {
+		return "", err
+	}
+	var docs []PolicyDocument
+	if c.p.Drill != nil {
+		policy, trust := buildDrillRoles(c.p)
+		docs = append(docs, policy, trust)
+	}
+	for _, d := range docs {
+		want, err := json.Marshal(withSub(d))
+		if err != nil {
+			return "", err
+		}
+		if bytes.Equal(got, want) {
+			return tfIAMDocument(d)
+		}
+	}
+	return "", fmt.Errorf("IAM document is none of the policy's lifecycle documents")
+}
+
+// tfTagsOf is tfTags of a template resource's tags.
+func tfTagsOf(tags []CFNTag) map[string]string {
+	api := make([]APITag, len(tags))
+	for i, t := range tags {
+		api[i] = APITag(t)
+	}
+	return tfTags(api)
+}
+
+// resource adds the counterpart of one template resource.
+func (c *tfLifecycleConverter) resource(id string, r Resource) error {
+	f := c.f
+	name := tfName(id)
+	deps, err := c.dependsOn(r.DependsOn)
+	if err != nil {
+		return err
+	}
+	switch props := r.Properties.(type) {
+	case rbinRuleProperties:
+		var resourceTags []tfRbinResourceTag
+		for _, t := range props.ResourceTags {
+			resourceTags = append(resourceTags, tfRbinResourceTag{Key: tfLiteral(t.ResourceTagKey), Value: tfLiteral(t.ResourceTagValue)})
+		}
+		if len(deps) > 0 {
+			return fmt.Errorf("DependsOn of %s is not converted", r.Type)
+		}
+		f.resource(tfTypeRecycleBinRule, name, tfRecycleBinRule{
+			Description:  tfLiteral(props.Description),
+			ResourceTags: resourceTags,
+			ResourceType: props.ResourceType,
+			RetentionPeriod: tfRbinRetention{
+				Unit:  props.RetentionPeriod.RetentionPeriodUnit,
+				Value: props.RetentionPeriod.RetentionPeriodValue,
+			},
+			Tags: tfTagsOf(props.Tags),
+		})
+	case documentProperties:
+		// Terraform's aws_ssm_document always adds a version and makes it
+		// the default, which is UpdateMethod NewVersion.
+		if props.UpdateMethod != "NewVersion" {
+			return fmt.Errorf("UpdateMethod %s has no Terraform counterpart", props.UpdateMethod)
+		}
+		content, err := compactJSON(props.Content)
+		if err != nil {
+			return err
+		}
+		f.resource(tfTypeDocument, name, tfDocument{
+			Content:        tfLiteral(string(content)),
+			DependsOn:      deps,
+			DocumentFormat: props.DocumentFormat,
+			DocumentType:   props.DocumentType,
+			Name:           tfLiteral(props.Name),
+			Tags:           tfTagsOf(props.Tags),
+		})
+	case roleProperties:
+		if len(deps) > 0 {
+			return fmt.Errorf("DependsOn of %s is not converted", r.Type)
+		}
+		trust, err := c.iamDocument(props.AssumeRolePolicyDocument)
+		if err != nil {
+			return fmt.Errorf("AssumeRolePolicyDocument: %w", err)
+		}
+		f.resource(tfTypeRole, name, tfRole{
+			AssumeRolePolicy: trust,
+			Description:      tfLiteral(props.Description),
+			Name:             tfLiteral(props.RoleName),
+			Path:             tfLiteral(props.Path),
+			Tags:             tfTagsOf(props.Tags),
+		})
+		// One inline policy is named after its role, as in terraformPolicy;
+		// more are told apart by their names.
+		for _, ip := range props.Policies {
+			doc, err := c.iamDocument(ip.PolicyDocument)
+			if err != nil {
+				return fmt.Errorf("policy %s: %w", ip.PolicyName, err)
+			}
+			policyName := name
+			if len(props.Policies) > 1 {
+				policyName += "_" + tfManagedPolicyName(ip.PolicyName)
+			}
+			f.resource(tfTypeRolePolicy, policyName, tfRolePolicy{
+				Name:   tfLiteral(ip.PolicyName),
+				Policy: doc,
+				Role:   tfRef(tfTypeRole, name, "name"),
+			})
+		}
+		for _, m := range props.ManagedPolicyArns {
+			s, ok := m.(string)
+			if !ok {
+				return fmt.Errorf("managed policy %#v is not converted", m)
+			}
+			arn, err := tfWithPseudoParameters(s)
+			if err != nil {
+				return fmt.Errorf("managed policy %s: %w", s, err)
+			}
+			f.resource(tfTypeRoleAttachment, name+"_"+tfManagedPolicyName(s), tfRolePolicyAttachment{
+				PolicyARN: arn,
+				Role:      tfRef(tfTypeRole, name, "name"),
+			})
+		}
+	case windowProperties:
+		if len(deps) > 0 {
+			return fmt.Errorf("DependsOn of %s is not converted", r.Type)
+		}
+		f.resource(tfTypeWindow, name, tfWindow{
+			AllowUnassociatedTargets: props.AllowUnassociatedTargets,
+			Cutoff:                   props.Cutoff,
+			Description:              tfLiteral(props.Description),
+			Duration:                 props.Duration,
+			Name:                     tfLiteral(props.Name),
+			Schedule:                 tfLiteral(props.Schedule),
+			ScheduleOffset:           props.ScheduleOffset,
+			ScheduleTimezone:         tfLiteral(props.ScheduleTimezone),
+			Tags:                     tfTagsOf(props.Tags),
+		})
+	case windowTargetProperties:
+		if len(deps) > 0 {
+			return fmt.Errorf("DependsOn of %s is not converted", r.Type)
+		}
+		window, err := c.value(props.WindowId)
+		if err != nil {
+			return err
+		}
+		var targets []tfTarget
+		for _, t := range props.Targets {
+			values := make([]string, len(t.Values))
+			for i, v := range t.Values {
+				values[i] = tfLiteral(v)
+			}
+			targets = append(targets, tfTarget{Key: tfLiteral(t.Key), Values: values})
+		}
+		f.resource(tfTypeWindowTarget, name, tfWindowTarget{
+			Description:  tfLiteral(props.Description),
+			Name:         tfLiteral(props.Name),
+			ResourceType: props.ResourceType,
+			Targets:      targets,
+			WindowID:     window,
+		})
+	case windowTaskProperties:
+		if len(deps) > 0 {
+			return fmt.Errorf("DependsOn of %s is not converted", r.Type)
+		}
+		window, err := c.value(props.WindowId)
+		if err != nil {
+			return err
+		}
+		task, err := c.value(props.TaskArn)
+		if err != nil {
+			return err
+		}
+		serviceRole, err := c.value(props.ServiceRoleArn)
+		if err != nil {
+			return err
+		}
+		var targets []tfTarget
+		for _, t := range props.Targets {
+			var values []string
+			for _, v := range t.Values {
+				e, err := c.value(v)
+				if err != nil {
+					return err
+				}
+				values = append(values, e)
+			}
+			targets = append(targets, tfTarget{Key: tfLiteral(t.Key), Values: values})
+		}
+		auto := props.TaskInvocationParameters.Automation
+		var params []tfTaskParameter
+		for _, k := range slices.Sorted(maps.Keys(auto.Parameters)) {
+			values, err := c.values(auto.Parameters[k])
+			if err != nil {
+				return fmt.Errorf("task parameter %s: %w", k, err)
+			}
+			params = append(params, tfTaskParameter{Name: tfLiteral(k), Values: values})
+		}
+		f.resource(tfTypeWindowTask, name, tfWindowTask{
+			CutoffBehavior: props.CutoffBehavior,
+			Description:    tfLiteral(props.Description),
+			MaxConcurrency: tfLiteral(props.MaxConcurrency),
+			MaxErrors:      tfLiteral(props.MaxErrors),
+			Name:           tfLiteral(props.Name),
+			Priority:       props.Priority,
+			ServiceRoleARN: serviceRole,
+			Targets:        targets,
+			TaskARN:        task,
+			TaskInvocationParameters: tfTaskInvocation{AutomationParameters: tfAutomationParameters{
+				DocumentVersion: tfLiteral(auto.DocumentVersion),
+				Parameter:       params,
+			}},
+			TaskType: props.TaskType,
+			WindowID: window,
+		})
+	}
+	return nil
 }
 
 // tfManagedPolicyName names the attachment of an AWS managed policy after

@@ -755,7 +755,14 @@ func tfCheckDocuments(cfg map[string]any, set tfSet) []string {
 		want[tfName(compiler.WindowsDiskshadowLogicalID)] = compiler.WindowsDiskshadowDir + "command-document.json"
 	}
 	for _, p := range set.plan.Policies {
-		want[tfName(p.Names.Logical+"Runbook")] = compiler.PolicyDir(p.Names.Policy) + "automation-runbook.json"
+		dir := compiler.PolicyDir(p.Names.Policy)
+		want[tfName(p.Names.Logical+"Runbook")] = dir + "automation-runbook.json"
+		if _, ok := set.files[dir+compiler.DrillRunbookPath]; ok {
+			want[tfName(p.Names.Logical+"DrillRunbook")] = dir + compiler.DrillRunbookPath
+		}
+		if _, ok := set.files[dir+compiler.DrillCheckPath]; ok {
+			want[tfName(p.Names.Logical+"DrillCheckDocument")] = dir + compiler.DrillCheckPath
+		}
 	}
 	docs := asMap(tfLookup(cfg, "resource", "aws_ssm_document"))
 	for _, name := range slices.Sorted(maps.Keys(docs)) {
@@ -839,11 +846,23 @@ func tfCheckIAM(cfg map[string]any, set tfSet) []string {
 		} else {
 			problems = append(problems, fmt.Sprintf("no aws_iam_policy is named %s", n.InstancePolicy))
 		}
-		for _, r := range []struct{ role, trust, inline string }{
+		roles := []struct{ role, trust, inline string }{
 			{n.InstanceRole, "instance-trust.json", ""},
 			{n.AutomationRole, "automation-trust.json", "automation-policy.json"},
 			{n.WindowRole, "window-trust.json", "window-policy.json"},
-		} {
+		}
+		if _, ok := set.files[compiler.PolicyDir(n.Policy)+compiler.DrillTrustPath]; ok {
+			// The drill role's name is not exported; its Terraform name is
+			// its logical id's.
+			drill := tfName(n.Logical + "DrillRole")
+			role, _ := asMap(tfLookup(cfg, "resource", "aws_iam_role", drill))["name"].(string)
+			if role == "" {
+				problems = append(problems, fmt.Sprintf("%s has no aws_iam_role.%s", compiler.DrillTrustPath, drill))
+			} else {
+				roles = append(roles, struct{ role, trust, inline string }{role, "drill-trust.json", "drill-policy.json"})
+			}
+		}
+		for _, r := range roles {
 			name, ok := rolesByName[r.role]
 			if !ok {
 				problems = append(problems, fmt.Sprintf("no aws_iam_role is named %s", r.role))

@@ -20,6 +20,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -757,6 +758,66 @@ func TestAppsCustomHooks(t *testing.T) {
 			t.Errorf("want a loud failure with consistent snapshots\n%s", describeOutcome(o))
 		}
 	})
+}
+
+// TestAppsBudgetExceeded: the script is stopped (SIGSTOP) while
+// CreateSnapshots is served, for longer than the budget. The watchdog thaws,
+// ends the MySQL session and runs the post hook while the script is stopped;
+// when it continues, the answer came after the budget: the run fails, says
+// so, and does not claim application consistency. The request had already
+// carried ssm-backup:consistency=application, decided before it was sent:
+// the exit status and the result are the authority.
+func TestAppsBudgetExceeded(t *testing.T) {
+	h, f := newAppHarness(t)
+	l := newHookLog(t)
+	const budget = 4
+	var proc atomic.Pointer[scriptProc]
+	h.ec2.configure(ec2Succeed, 0, h.xfs.Mount)
+	h.ec2.onRequest(func(*ec2Request) {
+		if p := proc.Load(); p != nil {
+			if sh, err := p.scriptShell(); err == nil {
+				_ = syscall.Kill(sh.PID, syscall.SIGSTOP)
+			}
+		}
+	})
+	defer h.ec2.onRequest(nil)
+	apps := []LinuxApp{
+		{Type: AppCustom, Pre: l.hook(t, "pre", 0, 0), Post: l.hook(t, "post", 0, 0), TimeoutSeconds: 10},
+		f.mariaApp(5),
+	}
+	p := h.start(t, runSpec{Snapshot: h.appSnapshot(budget, apps, h.xfs.Mount), Params: curlParams()})
+	proc.Store(p)
+	req := h.awaitRequest(t, p)
+	shell, err := p.scriptShell()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Kill(shell.PID, syscall.SIGCONT)
+	// The watchdog releases everything within the budget, the script stopped.
+	requireWritable(t, h.xfs.Mount, budget*time.Second+5*time.Second)
+	if !waitUntil(10*time.Second, func() bool { return l.names(t) == "pre post" }) {
+		t.Fatalf("the watchdog did not run post while the script was stopped: %q", l.names(t))
+	}
+	requireReleased(t, f)
+	if err := syscall.Kill(shell.PID, syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	o := p.result()
+	if o.ExitCode != 1 || o.Result.Status != "error" || !o.Result.BudgetExceeded || o.Result.ApplicationConsistent ||
+		!strings.Contains(o.Result.Message, "budget") {
+		t.Errorf("want a failure over the budget, not application-consistent\n%s", describeOutcome(o))
+	}
+	if got := requestTags(t, req.Form)["ssm-backup:consistency"]; got != ConsistencyApplication {
+		t.Errorf("the request's consistency tag = %q; it is decided before the request", got)
+	}
+	if got := l.names(t); got != "pre post" {
+		t.Errorf("hooks ran as %q, want post once (by the watchdog)", got)
+	}
+	if !strings.Contains(o.Stderr, "already run by the watchdog") {
+		t.Errorf("the script does not say the watchdog ran post:\n%s", o.Stderr)
+	}
+	t.Logf("result: %s", o.Result.Message)
+	requireNoWatchdog(t, p, 10*time.Second)
 }
 
 // restoreMariaDB starts a second server on a copy of the data directory and

@@ -206,9 +206,10 @@ var linuxSnapshotInputs = []struct{ Variable, Parameter string }{
 }
 
 // LinuxSnapshotCommand builds the Command document. It returns an error only
-// for values a caller should have validated: PolicyName, Consistency, Mounts,
-// MaxFreezeSeconds, Tags (count, characters, reserved prefixes, order,
-// duplicates) and TimeoutSeconds; the error names the field.
+// for values a caller should have validated: PolicyName, Consistency, Apps
+// (types, fields, counts, time), Mounts, MaxFreezeSeconds, Tags (count,
+// characters, reserved prefixes, order, duplicates) and TimeoutSeconds; the
+// error names the field.
 func LinuxSnapshotCommand(s LinuxSnapshot) (CommandDocument, error) {
 	if err := s.validate(); err != nil {
 		return CommandDocument{}, err

@@ -745,6 +745,14 @@ func (v *validator) maxFreeze() {
 	if mf == nil {
 		return
 	}
+	if v.platform == Windows {
+		v.keyErrorf("spec.maxFreeze", "on Windows, VSS holds writers and volumes for at most ten seconds on its own; remove maxFreeze", "spec.maxFreeze applies to linux only")
+		return
+	}
+	if v.consistency == Stopped || v.consistency == Crash {
+		v.keyErrorf("spec.maxFreeze", "maxFreeze bounds the freeze of \"consistency: filesystem\" or \"application\"; remove it", "spec.maxFreeze is set but consistency is %s, which freezes nothing", v.consistency)
+		return
+	}
 	if mf.Value < minFreeze || mf.Value > maxFreezeLimit {
 		v.errorf("spec.maxFreeze", "writes wait while file systems are frozen and locks are held; allow 1s to 60s (default 10s)", "spec.maxFreeze %s is out of range", mf)
 	}
