@@ -99,6 +99,15 @@ func buildStoppedRunbook(p *PolicyPlan) documents.AutomationDocument {
 	instance := []string{"{{ InstanceId }}"}
 	onFailureStart := "step:" + stoppedStartOnFailure
 	snapshot := func(name, desc string) documents.AutomationStep {
+		if p.Volumes == policies.RootVolume {
+			// CreateSnapshots has no root-only switch: the step lists the
+			// data volumes and excludes them by id.
+			return documents.SnapshotRootVolumeStep(name, desc+" Root volume only.", stoppedSnapshotTimeout, documents.SnapshotRootInputs{
+				InstanceId:  "{{ InstanceId }}",
+				Description: p.Description + " (ssm-backup policy " + n.Policy + ", instance stopped)",
+				Tags:        stoppedSnapshotTags(p),
+			})
+		}
 		return documents.AutomationStep{
 			Name:           name,
 			Action:         "aws:executeAwsApi",

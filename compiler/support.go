@@ -28,8 +28,8 @@ func CheckSupported(ps []*policies.Policy) diag.Diagnostics {
 		if s.Platform == policies.Windows {
 			ds = append(ds, checkWindowsSupported(p)...) // windows_support.go
 		}
-		if s.Volumes == policies.RootVolume {
-			unsupported("spec.volumes", "volumes \"root\"")
+		if s.Volumes == policies.RootVolume && s.Consistency != policies.Stopped {
+			unsupported("spec.volumes", "volumes \"root\" without \"consistency: stopped\"")
 		}
 		if s.Platform == policies.Linux {
 			ds = append(ds, checkLinuxApps(p)...)

@@ -62,4 +62,10 @@ func TestVSSPreflightStepKeepsTheCode(t *testing.T) {
 	if dump(windowsVSSPreflightStep()) != dump(windowsVSSPreflightScript) {
 		t.Error("the step text is not the same program as scripts/windows_vss_preflight.py")
 	}
+	if dump(snapshotRootVolumeStep()) != dump(snapshotRootVolumeScript) {
+		t.Error("the step text is not the same program as scripts/snapshot_root_volume.py")
+	}
+	if !strings.HasPrefix(snapshotRootVolumeStep(), "# ssm-backup snapshot_root_volume.py: documented in documents/scripts/snapshot_root_volume.py") {
+		t.Error("the root-volume step does not say where its source is")
+	}
 }

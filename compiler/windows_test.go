@@ -1,0 +1,71 @@
+package compiler_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/ssm-backup/ssm-backup/diag"
+
+	"github.com/ssm-backup/ssm-backup/compiler"
+	"github.com/ssm-backup/ssm-backup/policies"
+)
+
+const vssPolicy = `apiVersion: ssm-backup/v1
+kind: BackupPolicy
+metadata:
+  name: vss-tags
+spec:
+  platform: windows
+  targets:
+    tags: {Backup: vss}
+  consistency: application
+  schedule:
+    expression: cron(0 2 ? * SUN *)
+  retention: {count: 4}
+  copies: [{region: us-west-2}]
+  tags:
+    Device: xvdf
+    Owner: a=b
+    Team: storage
+`
+
+// TestWindowsVSSTagsRefused: a tag AWSEC2-CreateVssSnapshot reserves, and a
+// value with one of its separators, are errors at the tag's position; a
+// plain tag is not.
+func TestWindowsVSSTagsRefused(t *testing.T) {
+	res := compiler.Compile([]policies.File{{Name: "p.yaml", Data: []byte(vssPolicy)}}, compiler.Options{Now: goldenNow})
+	got := diagText(res.Diagnostics)
+	for _, want := range []string{
+		`p.yaml:15:5: error: tag "Device" cannot be passed to AWSEC2-CreateVssSnapshot: tag key "Device" is reserved`,
+		`p.yaml:16:5: error: tag "Owner" cannot be passed to AWSEC2-CreateVssSnapshot`,
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("missing %q in:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, `"Team"`) {
+		t.Errorf("a plain tag was refused:\n%s", got)
+	}
+}
+
+// TestWindowsNotYetSupported: what the Windows path does not compile yet
+// stays an error, never silently ignored.
+func TestWindowsNotYetSupported(t *testing.T) {
+	for name, edit := range map[string][2]string{
+		"crash on data volumes": {"consistency: application", "consistency: crash\n  volumes: data"},
+		"root volume only, VSS": {"consistency: application", "consistency: application\n  volumes: root"},
+		"custom app":            {"  tags:\n    Device: xvdf\n    Owner: a=b\n    Team: storage\n", "  apps: [{type: custom, pre: 'C:\\q\\pre.cmd', post: 'C:\\q\\post.cmd'}]\n"},
+	} {
+		src := strings.Replace(vssPolicy, edit[0], edit[1], 1)
+		res := compiler.Compile([]policies.File{{Name: "p.yaml", Data: []byte(src)}}, compiler.Options{Now: goldenNow})
+		if !strings.Contains(diagText(res.Diagnostics), "not yet supported") {
+			t.Errorf("%s: want a not-yet-supported error, got:\n%s", name, diagText(res.Diagnostics))
+		}
+	}
+}
+
+func diagText(ds diag.Diagnostics) string {
+	var b strings.Builder
+	ds.Sorted().Print(&b)
+	return b.String()
+}

@@ -1,0 +1,80 @@
+"""Tests of snapshot_root_volume on a real boto3 EC2 client answered by
+botocore's Stubber. Run from this directory: python3 -m unittest -v
+"""
+
+import os
+import unittest
+from unittest import mock
+
+import boto3
+from botocore.stub import Stubber
+
+import snapshot_root_volume as sr
+
+INSTANCE = "i-0123456789abcdef0"
+TAGS = [{"Key": "ssm-backup:policy", "Value": "win-root"}]
+
+_env = mock.patch.dict(os.environ, {
+    "AWS_ACCESS_KEY_ID": "AKIAIOSFODNN7EXAMPLE",
+    "AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_CONFIG_FILE": os.devnull,
+    "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+    "AWS_EC2_METADATA_DISABLED": "true",
+})
+
+
+def setUpModule():
+    _env.start()
+    for key in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_EC2"):
+        os.environ.pop(key, None)
+
+
+def tearDownModule():
+    _env.stop()
+
+
+def bdm(device, vol):
+    return {"DeviceName": device, "Ebs": {"VolumeId": vol}}
+
+
+class PlanTest(unittest.TestCase):
+    def test_root_and_data(self):
+        inst = {"RootDeviceName": "/dev/sda1", "BlockDeviceMappings": [bdm("xvdg", "vol-0b"), bdm("/dev/sda1", "vol-0r"), bdm("xvdf", "vol-0a")]}
+        self.assertEqual(sr.plan(inst), ("vol-0r", ["vol-0a", "vol-0b"]))
+
+    def test_no_root(self):
+        with self.assertRaisesRegex(sr.SnapshotError, "no EBS volume is attached at the root device"):
+            sr.plan({"RootDeviceName": "/dev/sda1", "BlockDeviceMappings": [bdm("xvdf", "vol-0a")]})
+        with self.assertRaisesRegex(sr.SnapshotError, "not EBS-backed"):
+            sr.plan({"BlockDeviceMappings": []})
+
+
+class HandlerTest(unittest.TestCase):
+    def run_handler(self, mappings, spec):
+        ec2 = boto3.client("ec2", region_name="us-east-1")
+        stub = Stubber(ec2)
+        stub.add_response("describe_instances", {"Reservations": [{"Instances": [
+            {"InstanceId": INSTANCE, "RootDeviceName": "/dev/sda1", "BlockDeviceMappings": mappings}]}]},
+            {"InstanceIds": [INSTANCE]})
+        stub.add_response("create_snapshots", {"Snapshots": [{"SnapshotId": "snap-0123456789abcdef0"}]}, {
+            "InstanceSpecification": spec, "Description": "d",
+            "TagSpecifications": [{"ResourceType": "snapshot", "Tags": TAGS}]})
+        stub.activate()
+        with mock.patch.object(sr.boto3, "client", return_value=ec2):
+            out = sr.handler({"InstanceId": INSTANCE, "Description": "d", "Tags": TAGS}, None)
+        stub.assert_no_pending_responses()
+        return out
+
+    def test_excludes_every_data_volume(self):
+        out = self.run_handler([bdm("/dev/sda1", "vol-0r"), bdm("xvdf", "vol-0a")],
+                               {"InstanceId": INSTANCE, "ExcludeBootVolume": False, "ExcludeDataVolumeIds": ["vol-0a"]})
+        self.assertEqual(out, {"snapshotIds": ["snap-0123456789abcdef0"], "rootVolumeId": "vol-0r", "excluded": ["vol-0a"]})
+
+    def test_root_only_instance(self):
+        out = self.run_handler([bdm("/dev/sda1", "vol-0r")], {"InstanceId": INSTANCE, "ExcludeBootVolume": False})
+        self.assertEqual(out["excluded"], [])
+
+
+if __name__ == "__main__":
+    unittest.main()
