@@ -143,12 +143,18 @@ func (f *dbFixture) close() {
 func run(ctx context.Context, name string, args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, dbStartLimit)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, name, args...).CombinedOutput()
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Dir = neutralDir
+	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return string(out), fmt.Errorf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
 	}
 	return strings.TrimSpace(string(out)), nil
 }
+
+// neutralDir is the working directory of the commands run as postgres: the
+// test's own directory may sit in a 0700 checkout postgres cannot enter.
+const neutralDir = "/"
 
 // freePort asks the kernel for a free TCP port on 127.0.0.1.
 func freePort() (int, error) {
@@ -483,13 +489,16 @@ func startPostgresProcess(dataDir, socketDir string, port int, logFile string) (
 		"-p", strconv.Itoa(port), "-c", "listen_addresses=127.0.0.1", "-c", "log_checkpoints=on",
 		"-c", "log_line_prefix=%m [%p] ", "-c", "log_timezone=UTC", "-c", "shared_buffers=16MB", "-c", "max_connections=20")
 	cmd.Stdout, cmd.Stderr = logOut, logOut
+	cmd.Dir = neutralDir
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	return cmd, cmd.Start()
 }
 
 // stopPostgres asks for a fast shutdown, then kills what is left.
 func stopPostgres(dataDir string, cmd *exec.Cmd, done chan struct{}) {
-	_ = exec.Command("runuser", "-u", "postgres", "--", filepath.Join(pgBin, "pg_ctl"), "stop", "-D", dataDir, "-m", "fast", "-t", "30").Run()
+	stop := exec.Command("runuser", "-u", "postgres", "--", filepath.Join(pgBin, "pg_ctl"), "stop", "-D", dataDir, "-m", "fast", "-t", "30")
+	stop.Dir = neutralDir
+	_ = stop.Run()
 	stopProcess(cmd, done)
 }
 
@@ -501,8 +510,10 @@ func (p *pgServer) sql(ctx context.Context, statements string) (string, error) {
 func pgSQL(ctx context.Context, socketDir string, port int, statements string) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, sqlLimit)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, "runuser", "-u", "postgres", "--", "psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
-		"-h", socketDir, "-p", strconv.Itoa(port), "-d", "postgres", "-c", statements).CombinedOutput()
+	cmd := exec.CommandContext(ctx, "runuser", "-u", "postgres", "--", "psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
+		"-h", socketDir, "-p", strconv.Itoa(port), "-d", "postgres", "-c", statements)
+	cmd.Dir = neutralDir
+	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return string(out), fmt.Errorf("psql: %v: %s", err, strings.TrimSpace(string(out)))
 	}

@@ -1050,29 +1050,34 @@ func TestHarnessFreezeWindow(t *testing.T) {
 	}
 }
 
-// BenchmarkFreezeWindow reports the freeze window per client (freeze-ms/op)
-// and the part of it spent on the request and the thaw (request-ms/op).
+// BenchmarkFreezeWindow reports the freeze window per client (freeze-ms/op),
+// the part of it spent on the request and the thaw (request-ms/op), and
+// what the window costs beyond the API's own latency L (overhead-ms/op,
+// freeze window − L), for an API answering at once and after L = 200 ms.
 func BenchmarkFreezeWindow(b *testing.B) {
 	h := newHarness(b)
 	mounts := []string{h.ext4.Mount, h.xfs.Mount}
-	h.ec2.configure(ec2Succeed, 0)
-	for _, client := range []string{ClientCurl, ClientCLI} {
-		b.Run(client, func(b *testing.B) {
-			if client == ClientCLI {
-				requireTools(b, "aws")
-			}
-			var freeze, request int64
-			for i := 0; i < b.N; i++ {
-				o := h.run(b, runSpec{Snapshot: h.snapshot(mounts...), Params: map[string]string{ParamClient: client}})
-				if o.ExitCode != 0 {
-					b.Fatalf("run failed\n%s", describeOutcome(o))
+	for _, latency := range []time.Duration{0, 200 * time.Millisecond} {
+		for _, client := range []string{ClientCurl, ClientCLI} {
+			b.Run(fmt.Sprintf("L=%dms/%s", latency.Milliseconds(), client), func(b *testing.B) {
+				if client == ClientCLI {
+					requireTools(b, "aws")
 				}
-				freeze += o.Result.FreezeMs
-				request += o.Result.RequestMs
-			}
-			b.ReportMetric(float64(freeze)/float64(b.N), "freeze-ms/op")
-			b.ReportMetric(float64(request)/float64(b.N), "request-ms/op")
-		})
+				h.ec2.configure(ec2Succeed, latency)
+				var freeze, request int64
+				for i := 0; i < b.N; i++ {
+					o := h.run(b, runSpec{Snapshot: h.snapshot(mounts...), Params: map[string]string{ParamClient: client}})
+					if o.ExitCode != 0 {
+						b.Fatalf("run failed\n%s", describeOutcome(o))
+					}
+					freeze += o.Result.FreezeMs
+					request += o.Result.RequestMs
+				}
+				b.ReportMetric(float64(freeze)/float64(b.N), "freeze-ms/op")
+				b.ReportMetric(float64(request)/float64(b.N), "request-ms/op")
+				b.ReportMetric(float64(freeze)/float64(b.N)-float64(latency.Milliseconds()), "overhead-ms/op")
+			})
+		}
 	}
 }
 
