@@ -9,6 +9,8 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/ssm-backup/ssm-backup/compiler"
 )
 
 // isStoppedRunbook tells a stopped policy's runbook: it changes the
@@ -251,4 +253,41 @@ func goldenSet(t *testing.T, name string) compiledSet {
 	}
 	t.Fatalf("golden case %s was not compiled", name)
 	return compiledSet{}
+}
+
+// TestStrategyPermissions: a stopped policy's automation role may not send
+// commands (its runbook runs none) and may stop and start only target
+// instances; a Windows policy's roles never name the Linux snapshot
+// document, and its instance role may tag after creation only as VSS does.
+func TestStrategyPermissions(t *testing.T) {
+	checked := 0
+	for _, set := range conformanceSets(t) {
+		for _, policy := range set.Policies() {
+			dir := compiler.PolicyDir(policy)
+			runbook := confDecode(t, set, dir+"automation-runbook.json")
+			auto := string(set.Files[dir+"iam/automation-policy.json"])
+			inst := string(set.Files[dir+"iam/instance-policy.json"])
+			switch {
+			case isStoppedRunbook(runbook):
+				checked++
+				if strings.Contains(auto, "ssm:SendCommand") {
+					t.Errorf("%s/%s: the automation role of a stopped policy may send commands", set.Name, policy)
+				}
+				if !strings.Contains(auto, "ec2:StopInstances") || !strings.Contains(auto, "ec2:ResourceTag/") {
+					t.Errorf("%s/%s: the automation role cannot stop target instances, or not only them", set.Name, policy)
+				}
+			case isWindowsVSSRunbook(runbook), isDiskshadowRunbook(runbook):
+				checked++
+				if strings.Contains(auto+inst, compiler.LinuxSnapshotDocument) {
+					t.Errorf("%s/%s: a Windows policy's roles name %s", set.Name, policy, compiler.LinuxSnapshotDocument)
+				}
+				if isWindowsVSSRunbook(runbook) && !strings.Contains(inst, "VssTagOwnSnapshotsAfterCreation") {
+					t.Errorf("%s/%s: the instance role lacks the VSS tagging AWSEC2-CreateVssSnapshot needs", set.Name, policy)
+				}
+			}
+		}
+	}
+	if checked < 4 {
+		t.Fatalf("checked %d stopped or Windows policies, want the golden cases at least", checked)
+	}
 }

@@ -177,6 +177,16 @@ func buildRoles(p *PolicyPlan) RoleSet {
 				Condition: Condition{"StringEquals": {"ec2:ResourceTag/" + TagPolicy: {n.Policy}}},
 			})
 	}
+	if p.hasPruneStep() {
+		// The prune step reads the status of the runs that took the
+		// snapshots, so that the sets of failed runs never count as backups.
+		automation.Statement = append(automation.Statement, Statement{
+			Sid:      "ReadRunStatusToPrune",
+			Effect:   "Allow",
+			Action:   Strings{"ssm:GetAutomationExecution"},
+			Resource: Strings{arn("ssm", thisRegion, thisAccount, "automation-execution/*")},
+		})
+	}
 	window := PolicyDocument{Version: iamVersion, Statement: []Statement{
 		{
 			Sid:      "StartBackupRunbook",

@@ -22,7 +22,10 @@ type PruneInputs struct {
 	InstanceId string `json:"InstanceId"`
 	PolicyName string `json:"PolicyName"`
 	// RunId is this run's Automation execution id; the snapshots tagged
-	// ssm-backup:run-id with it are never deleted.
+	// ssm-backup:run-id with it are never deleted. The sets of earlier runs
+	// are judged by their run's status too (ssm:GetAutomationExecution): a
+	// set whose run failed is never counted toward KeepCount or MinKeep, and
+	// one whose run is still going on is left alone.
 	RunId string `json:"RunId"`
 	// KeepCount keeps the newest N good sets; MaxAgeDays keeps good sets
 	// younger than N days. "0" means not set; at least one must be set.
@@ -80,9 +83,11 @@ const pruneTimeoutSeconds = 600
 //
 // Its outputs are name.Deleted and name.WouldDelete (snapshot ids),
 // name.Kept (set ids: run ids, or snapshot ids for snapshots without one)
-// and name.Errors; each list holds at most 100 entries. With Copies, also
-// name.CopyDeleted, name.CopyWouldDelete and name.CopyErrors ("region/"
-// and the entry). A denied EC2 call or invalid input fails the step, and the
+// and name.Errors; each list holds at most 100 entries. The payload also
+// lists, in failedRuns, the sets of earlier runs that failed: they are not
+// counted as backups, and are deleted like sets with a snapshot in error.
+// With Copies, also name.CopyDeleted, name.CopyWouldDelete and
+// name.CopyErrors ("region/" and the entry). A denied EC2 call or invalid input fails the step, and the
 // runbook aborts. With ArchiveAfterDays, also name.Archived,
 // name.WouldArchive and name.ArchiveErrors (snapshot ids; a failed archive
 // is reported there and does not fail the step).

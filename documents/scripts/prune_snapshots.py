@@ -29,6 +29,18 @@ Algorithm
     non-empty run-id value is in that run's set; else it is a set of its own,
     named by its snapshot id ("snapshot:" + id if a run id is the same). A
     set's time is its newest StartTime (a naive time is UTC).
+ 3b. Run status: the handler asks GetAutomationExecution about the run id of
+    each set other than the current one, newest set first, each id once and
+    at most MAX_RUN_LOOKUPS per prune; decide() gets the answers as a dict.
+    A run whose snapshot step (SNAPSHOT_STEPS) succeeded counts as Success
+    even if a later step failed. Failed, TimedOut, Cancelled, Cancelling or
+    CompletedWithFailure: the snapshot command may have failed after the
+    snapshots were requested, so the set is not good whatever its states
+    (a failed-run set, reported in failedRuns). InProgress, Pending, Waiting,
+    any other status, or a lookup that failed: the set is protected.
+    Success, AutomationExecutionNotFound (the history expired, or a run id
+    set by hand), or no lookup (past the bound, or a run id that is not an
+    execution id, a UUID): as without the check.
  4. A set is protected (kept, never deleted) when it is the current set, has a
     pending member (reported in skippedPending), or has a member that is not
     deletable: no SnapshotId, no StartTime, or a State other than completed,
@@ -39,9 +51,9 @@ Algorithm
     keep those with now - time < MaxAgeDays days, and the first MinKeep.
     Both set: keep what either keeps. The kept good sets are thus a prefix of
     the ranking; the other good sets are deleted unless protected.
- 6. Failed sets (an error member, every member completed or error) are
-    deleted when strictly older than the newest kept good set; otherwise
-    kept. With no kept good set none is deleted.
+ 6. Failed sets (an error member, or a failed run; every member completed
+    or error) are deleted when strictly older than the newest kept good set;
+    otherwise kept. With no kept good set none is deleted.
  7. Every other set is kept.
 Copies: after the snapshots here, each Copies region is pruned the same way
 by a client in that region, with that region's rule, the same RunId and
@@ -75,12 +87,15 @@ deferred (set ids); inUse (snapshot ids); errors (strings); foreignIgnored
 to MAX_LISTED entries to keep the step output small). With Copies, also
 copyDeleted, copyWouldDelete and copyErrors ("Region/" + the entry), and
 copies (each region's own report, lists cut to MAX_LISTED). With
-ArchiveAfterDays, also archived, wouldArchive and archiveErrors.
+ArchiveAfterDays, also archived, wouldArchive and archiveErrors. Also
+failedRuns (set ids of failed-run sets, kept or deleted); a failed status
+lookup is reported in errors, and a denied one raises PruneAccessDenied.
 """
 
 import dataclasses
 import datetime
 import json
+import re
 import time
 
 import boto3
@@ -91,12 +106,18 @@ TAG_POLICY = "ssm-backup:policy"
 TAG_INSTANCE = "ssm-backup:instance-id"
 TAG_RUN = "ssm-backup:run-id"
 TAG_SOURCE_REGION = "ssm-backup:source-region"
+# Run statuses (GetAutomationExecution), see step 3b.
+RUN_FAILED = ("Failed", "TimedOut", "Cancelled", "Cancelling", "CompletedWithFailure")
+RUN_OK = ("Success", "CompletedWithSuccess", "NotFound")
+SNAPSHOT_STEPS = ("takeSnapshots",)
+MAX_RUN_LOOKUPS = 50
+EXECUTION_ID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 DELETE_BUDGET_SECONDS = 480  # the step times out at 600
 MAX_LISTED = 100
 PAGE_SIZE = 1000
 DENIED_CODES = ("UnauthorizedOperation", "AccessDenied", "AccessDeniedException")
 LIST_KEYS = ("kept", "deleted", "wouldDelete", "skippedPending",
-             "partiallyDeleted", "deferred", "inUse", "errors")
+             "partiallyDeleted", "deferred", "inUse", "errors", "failedRuns")
 COPY_LIST_KEYS = ("copyDeleted", "copyWouldDelete", "copyErrors")
 ARCHIVE_LIST_KEYS = ("archived", "wouldArchive", "archiveErrors")
 # Tiering operations after which a snapshot is left where it is.
@@ -143,6 +164,9 @@ class SnapshotSet:
     undeletable: bool = False
     good: bool = False
     failed: bool = False
+    run_id: str = ""  # the run id that names the set, "" if none
+    run_failed: bool = False  # its run failed (step 3b)
+    run_open: bool = False  # its run is going on, or its status is unknown
     reason: str = ""  # why it is kept; "" when it is deleted
 
     @property
@@ -272,8 +296,9 @@ def is_own(snapshot, policy_name, instance_id, copies_from=""):
     return own
 
 
-def group_sets(snapshots, run_id):
-    """Groups own snapshots into sets, keyed by set id (steps 3 and 4)."""
+def group_sets(snapshots, run_id, statuses=None):
+    """Groups own snapshots into sets, keyed by set id (steps 3, 3b and 4).
+    statuses: {run id: GetAutomationExecution status}."""
     sets = {}
     for snap in snapshots:
         runs = _tag_values(snap, TAG_RUN)
@@ -300,8 +325,15 @@ def group_sets(snapshots, run_id):
         known = [t for t in times if t is not None]
         s.time = max(known) if known else datetime.datetime.min.replace(
             tzinfo=datetime.timezone.utc)
-        s.good = all(st == "completed" for st in states) and not s.undeletable
-        s.failed = "error" in states and not s.pending and not s.undeletable
+        status = (statuses or {}).get(key[1]) if key[0] == "run" and not s.current else None
+        s.run_id = key[1] if key[0] == "run" else ""
+        s.run_failed = status in RUN_FAILED
+        s.run_open = status is not None and not s.run_failed and status not in RUN_OK
+        complete = all(st in ("completed", "error") for st in states)
+        s.good = all(st == "completed" for st in states) and not s.undeletable and not (
+            s.run_failed or s.run_open)
+        s.failed = ("error" in states or (s.run_failed and complete)) and not s.pending and not (
+            s.undeletable or s.run_open)
     # A run id equal to another set's snapshot id must not merge their
     # report names: the snapshot-named set then takes a prefix.
     run_ids = {k[1] for k in sets if k[0] == "run"}
@@ -311,15 +343,16 @@ def group_sets(snapshots, run_id):
     return list(sets.values())
 
 
-def decide(snapshots, settings):
-    """Pure decision: which own sets to keep and which to delete."""
+def decide(snapshots, settings, statuses=None):
+    """Pure decision: which own sets to keep and which to delete.
+    statuses: {run id: status} of earlier runs (step 3b)."""
     own, foreign = [], []
     for snap in snapshots:
         if is_own(snap, settings.policy_name, settings.instance_id, settings.copies_from):
             own.append(snap)
         else:
             foreign.append(str(snap.get("SnapshotId")))
-    sets = group_sets(own, settings.run_id)
+    sets = group_sets(own, settings.run_id, statuses)
     ranked = sorted(sets, key=SnapshotSet.rank_key, reverse=True)
     good = [s for s in ranked if s.good]
     keep_ids = set()
@@ -341,6 +374,8 @@ def decide(snapshots, settings):
             s.reason = "pending"
         elif s.undeletable:
             s.reason = "not deletable"
+        elif s.run_open:
+            s.reason = "run not finished"
         elif s.good:
             s.reason = "retained" if s.id in keep_ids else ""
         elif s.failed:
@@ -399,12 +434,56 @@ def _cut(report):
     return report
 
 
-def _apply(ec2, settings, report, clock, started, on_denied):
+class RunStatuses:
+    """GetAutomationExecution lookups, each run id once, at most
+    MAX_RUN_LOOKUPS in all; ssm None looks nothing up."""
+
+    def __init__(self, ssm):
+        self.ssm = ssm
+        self.known = {}
+
+    def of(self, snapshots, settings, report, on_denied):
+        own = [x for x in snapshots
+               if is_own(x, settings.policy_name, settings.instance_id, settings.copies_from)]
+        sets = sorted(group_sets(own, settings.run_id), key=SnapshotSet.rank_key, reverse=True)
+        ids = [s.run_id for s in sets if not s.current and EXECUTION_ID.fullmatch(s.run_id)]
+        for rid in ids:
+            if self.ssm is None or rid in self.known or len(self.known) >= MAX_RUN_LOOKUPS:
+                continue
+            self.known[rid] = self._lookup(rid, report, on_denied)
+        return {rid: self.known[rid] for rid in ids if rid in self.known}
+
+    def _lookup(self, rid, report, on_denied):
+        try:
+            ex = self.ssm.get_automation_execution(AutomationExecutionId=rid)["AutomationExecution"]
+        except (ClientError, BotoCoreError) as e:
+            code, msg = _error(e)
+            if code == "AutomationExecutionNotFoundException" or code == "AutomationExecutionNotFound":
+                return "NotFound"
+            if code in DENIED_CODES:
+                on_denied()
+                raise PruneAccessDenied(
+                    "ssm:GetAutomationExecution of %s was denied (%s: %s). The Automation role "
+                    "needs it to tell the sets of failed runs." % (rid, code, msg)) from None
+            report["errors"].append("run %s: GetAutomationExecution: %s: %s" % (rid, code, msg))
+            return "Unknown"
+        status = ex.get("AutomationExecutionStatus") or "Unknown"
+        if status in RUN_FAILED and any(
+                st.get("StepName") in SNAPSHOT_STEPS and st.get("StepStatus") == "Success"
+                for st in ex.get("StepExecutions") or []):
+            return "Success"  # the snapshots were taken; a later step failed
+        return status
+
+
+def _apply(ec2, settings, report, clock, started, on_denied, runs=None):
     """Lists, decides and deletes for one region; fills report. Returns
     the sets kept, newest first."""
-    decision = decide(list_snapshots(ec2, settings), settings)
+    snapshots = list_snapshots(ec2, settings)
+    statuses = (runs or RunStatuses(None)).of(snapshots, settings, report, on_denied)
+    decision = decide(snapshots, settings, statuses)
     report["foreignIgnored"] = len(decision.foreign)
     report["kept"] = [s.id for s in decision.keep]
+    report["failedRuns"] = [s.id for s in decision.keep + decision.delete if s.run_failed]
     report["skippedPending"] = [s.id for s in decision.keep if s.pending]
     for s in decision.delete:
         # Defence in depth: decide() never selects these; refuse anyway.
@@ -531,10 +610,12 @@ def _new_report(settings):
     return report
 
 
-def prune(events, ec2, clock=time.monotonic, clients=None):
+def prune(events, ec2, clock=time.monotonic, clients=None, ssm=None):
     """Lists, decides, deletes (unless DryRun) and returns the report.
-    clients(region) gives the EC2 client of a Copies region."""
+    clients(region) gives the EC2 client of a Copies region; ssm is the SSM
+    client of the run status lookups (None: no lookup)."""
     settings = parse_settings(events)
+    runs = RunStatuses(ssm)
     started = clock()
     report = _new_report(settings)
     copies = {}
@@ -555,20 +636,22 @@ def prune(events, ec2, clock=time.monotonic, clients=None):
 
     kept = []
     if settings.has_rule:
-        kept = _apply(ec2, settings, report, clock, started, print_so_far)
+        kept = _apply(ec2, settings, report, clock, started, print_so_far, runs)
     elif settings.archive_after_days:
         snapshots = list_snapshots(ec2, settings)
         own = [x for x in snapshots if is_own(x, settings.policy_name, settings.instance_id)]
-        kept = sorted(group_sets(own, settings.run_id), key=SnapshotSet.rank_key, reverse=True)
+        statuses = runs.of(own, settings, report, print_so_far)
+        kept = sorted(group_sets(own, settings.run_id, statuses), key=SnapshotSet.rank_key, reverse=True)
         report["foreignIgnored"] = len(snapshots) - len(own)
         report["kept"] = [x.id for x in kept]
+        report["failedRuns"] = [x.id for x in kept if x.run_failed]
     if settings.archive_after_days:
         _archive(ec2, settings, kept, report, clock, started, print_so_far)
     for c in settings.copies:
         sub = _new_report(c)
         copies[c.region] = sub
         client = (clients or _region_client)(c.region)
-        _apply(client, c, sub, clock, started, print_so_far)
+        _apply(client, c, sub, clock, started, print_so_far, runs)
         for src, dst in (("deleted", "copyDeleted"), ("wouldDelete", "copyWouldDelete"),
                          ("errors", "copyErrors")):
             report[dst].extend(c.region + "/" + x for x in sub[src])
@@ -584,10 +667,14 @@ def _ec2_client():
     return boto3.client("ec2", config=Config(retries={"mode": "adaptive", "max_attempts": 10}))
 
 
+def _ssm_client():
+    return boto3.client("ssm", config=Config(retries={"mode": "adaptive", "max_attempts": 10}))
+
+
 def _region_client(region):
     return boto3.client("ec2", region_name=region,
                         config=Config(retries={"mode": "adaptive", "max_attempts": 10}))
 
 
 def handler(events, context):
-    return prune(events, _ec2_client(), clients=_region_client)
+    return prune(events, _ec2_client(), clients=_region_client, ssm=_ssm_client())

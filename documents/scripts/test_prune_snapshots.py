@@ -1,12 +1,13 @@
 """Tests of prune_snapshots: the pure decision and the handler.
 
-The handler runs on a real boto3 EC2 client whose calls botocore's Stubber
-answers; a before-send hook fails any call that would reach the network.
+The handler runs on real boto3 EC2 and SSM clients whose calls botocore's
+Stubber answers; a before-send hook fails any call that would reach the
+network.
 Run from this directory: python3 -m unittest -v
 
 The property test draws PRUNE_PROPERTY_CASES (default 500) random cases from
-PRUNE_PROPERTY_SEED (default 20240601, or "random"); a failure prints the
-seed and the case number.
+PRUNE_PROPERTY_SEED (default 20240601, or "random"), each with random run
+statuses; a failure prints the seed and the case number.
 """
 
 import collections
@@ -58,6 +59,12 @@ def _no_network(request, **kwargs):
 
 def new_client():
     client = ps._ec2_client()
+    client.meta.events.register("before-send", _no_network)
+    return client
+
+
+def new_ssm_client():
+    client = ps._ssm_client()
     client.meta.events.register("before-send", _no_network)
     return client
 
@@ -129,13 +136,40 @@ def stub_deletes(stubber, calls):
                                      expected_params={"SnapshotId": sid})
 
 
-def run_prune(pages, calls, ev, clock=None):
-    client = new_client()
-    with Stubber(client) as stubber, contextlib.redirect_stdout(io.StringIO()) as out:
+def stub_runs(stubber, runs):
+    """runs: [(run id, status)], the GetAutomationExecution calls expected in
+    order. A status "NotFound" or an error code ending in "Exception" or
+    "Error" answers with that error; "Failed@takeSnapshots" is a Failed run
+    whose snapshot step succeeded."""
+    for rid, status in runs:
+        params = {"AutomationExecutionId": rid}
+        if status == "NotFound":
+            status = "AutomationExecutionNotFoundException"
+        if status.endswith(("Exception", "Error")):
+            stubber.add_client_error("get_automation_execution", service_error_code=status,
+                                     service_message="stubbed " + status, expected_params=params)
+            continue
+        steps = [{"StepName": "takeSnapshots", "StepStatus": "Failed"},
+                 {"StepName": "pruneSnapshots", "StepStatus": "Pending"}]
+        if status.endswith("@takeSnapshots"):
+            status = status.split("@")[0]
+            steps = [{"StepName": "takeSnapshots", "StepStatus": "Success"},
+                     {"StepName": "pruneSnapshots", "StepStatus": "Failed"}]
+        stubber.add_response("get_automation_execution", {"AutomationExecution": {
+            "AutomationExecutionId": rid, "AutomationExecutionStatus": status,
+            "StepExecutions": steps}}, params)
+
+
+def run_prune(pages, calls, ev, runs=(), clock=None):
+    client, ssm = new_client(), new_ssm_client()
+    with Stubber(client) as stubber, Stubber(ssm) as ssm_stubber, \
+            contextlib.redirect_stdout(io.StringIO()) as out:
         stub_pages(stubber, pages)
+        stub_runs(ssm_stubber, runs)
         stub_deletes(stubber, calls)
-        report = ps.prune(ev, client, clock or (lambda: 0.0))
+        report = ps.prune(ev, client, clock or (lambda: 0.0), ssm=ssm)
         stubber.assert_no_pending_responses()
+        ssm_stubber.assert_no_pending_responses()
     printed = json.loads(out.getvalue().strip().splitlines()[-1])
     assert printed == report, (printed, report)
     return report
@@ -143,6 +177,17 @@ def run_prune(pages, calls, ev, clock=None):
 
 def ok(ids):
     return [(i, None) for i in ids]
+
+
+def rid(n):
+    """A run id shaped like an Automation execution id."""
+    if isinstance(n, str):
+        n = int.from_bytes(n.encode(), "big")
+    return "00000000-0000-4000-8000-%012x" % n
+
+
+def success(*run_ids):
+    return [(r, "Success") for r in run_ids]
 
 
 class InputTests(unittest.TestCase):
@@ -266,6 +311,72 @@ class DecisionTests(unittest.TestCase):
         self.assertEqual([s.id for s in d.keep], ["snap-2"])
         self.assertEqual([s.id for s in d.delete], ["snapshot:snap-2"])
 
+    def test_failed_run_never_counted(self):
+        snaps = [snap("snap-bad", hours_ago=1, run="bad"), snap("snap-g1", hours_ago=10, run="g1"),
+                 snap("snap-g2", hours_ago=30, run="g2"), snap("snap-g3", hours_ago=50, run="g3")]
+        self.assertEqual(self.deleted(snaps, KeepCount="2"), ["snap-g2", "snap-g3"])
+        for status in ps.RUN_FAILED:
+            with self.subTest(status=status):
+                d = ps.decide(snaps, ps.parse_settings(events(KeepCount="2")), {"bad": status})
+                # bad is newer than every kept set: kept, but not counted.
+                self.assertEqual([s.id for s in d.keep], ["bad", "g1", "g2"])
+                self.assertEqual([s.id for s in d.delete], ["g3"])
+                self.assertEqual([s.reason for s in d.keep], ["recent error", "retained", "retained"])
+                self.assertTrue(d.keep[0].run_failed and not d.keep[0].good)
+
+    def test_failed_run_deleted_only_when_older_than_newest_kept(self):
+        snaps = [snap("snap-g1", hours_ago=10, run="g1"), snap("snap-bad", hours_ago=20, run="bad"),
+                 snap("snap-bad2", "error", 20, run="bad"), snap("snap-g2", hours_ago=30, run="g2")]
+        d = ps.decide(snaps, ps.parse_settings(events(KeepCount="2")), {"bad": "Failed"})
+        self.assertEqual([s.id for s in d.delete], ["bad"])
+        self.assertEqual([s.id for s in d.keep], ["g1", "g2"])
+        # No kept good set: nothing of a failed run is deleted.
+        only = [x for x in snaps if x["SnapshotId"].startswith("snap-bad")]
+        self.assertEqual(ps.decide(only, ps.parse_settings(events(KeepCount="1")), {"bad": "Failed"}).delete, [])
+
+    def test_failed_run_with_pending_or_odd_member_protected(self):
+        for state in ("pending", "recoverable"):
+            with self.subTest(state=state):
+                snaps = [snap("snap-g", hours_ago=1, run="g"), snap("snap-b1", hours_ago=90, run="bad"),
+                         snap("snap-b2", state, 90, run="bad")]
+                d = ps.decide(snaps, ps.parse_settings(events(KeepCount="1")), {"bad": "Failed"})
+                self.assertEqual(d.delete, [])
+
+    def test_running_or_unknown_run_protected_and_not_counted(self):
+        snaps = [snap("snap-busy", hours_ago=1, run="busy"), snap("snap-g1", hours_ago=10, run="g1"),
+                 snap("snap-g2", hours_ago=30, run="g2"), snap("snap-old", hours_ago=900, run="old")]
+        for status in ("InProgress", "Pending", "Waiting", "Unknown", "Exited"):
+            with self.subTest(status=status):
+                settings = ps.parse_settings(events(KeepCount="1"))
+                d = ps.decide(snaps, settings, {"busy": status, "old": status})
+                self.assertEqual([s.id for s in d.delete], ["g2"])
+                self.assertEqual([(s.id, s.reason) for s in d.keep],
+                                 [("busy", "run not finished"), ("g1", "retained"), ("old", "run not finished")])
+
+    def test_success_and_not_found_as_before(self):
+        snaps = [snap("snap-a", hours_ago=1, run="a"), snap("snap-b", hours_ago=10, run="b"),
+                 snap("snap-c", "error", 30, run="c"), snap("snap-d", hours_ago=40, run="d")]
+        settings = ps.parse_settings(events(KeepCount="2"))
+        before = ps.decide(snaps, settings)
+        for status in ps.RUN_OK:
+            with self.subTest(status=status):
+                d = ps.decide(snaps, settings, {k: status for k in "abcd"})
+                self.assertEqual([s.id for s in d.delete], [s.id for s in before.delete])
+                self.assertEqual([s.id for s in d.delete], ["d", "c"])
+
+    def test_current_run_status_ignored(self):
+        snaps = [snap("snap-c1", hours_ago=0, run=RUN), snap("snap-o1", hours_ago=10, run="o")]
+        d = ps.decide(snaps, ps.parse_settings(events(KeepCount="1")), {RUN: "Failed"})
+        self.assertEqual([s.id for s in d.delete], ["o"])
+        self.assertTrue(d.keep[0].current and d.keep[0].good)
+
+    def test_statuses_apply_to_run_sets_only(self):
+        # A snapshot-named set is never matched to a status, even by id.
+        snaps = [snap("snap-1", hours_ago=1, run="g"), snap("snap-2", hours_ago=2)]
+        d = ps.decide(snaps, ps.parse_settings(events(KeepCount="2")), {"snap-2": "Failed"})
+        self.assertEqual(d.delete, [])
+        self.assertTrue(all(s.good for s in d.keep))
+
     def test_order_does_not_matter(self):
         rng = random.Random(7)
         snaps = [snap("snap-%02d" % i, rng.choice(["completed", "error"]), rng.choice([1, 2, 3]) * 10,
@@ -377,31 +488,96 @@ class HandlerTests(unittest.TestCase):
         self.assertEqual(report["deferred"], ["b", "c"])
 
     def test_report_stays_small(self):
-        page = [snap("snap-%05d" % i, hours_ago=10 + i, run="run-%04d" % (i // 3)) for i in range(3000)]
-        report = run_prune([page[:1000], page[1000:2000], page[2000:]], [], events(KeepCount="1", DryRun="true"))
+        page = [snap("snap-%05d" % i, hours_ago=10 + i, run=rid(i // 3)) for i in range(3000)]
+        # The newest MAX_RUN_LOOKUPS runs are looked up, the rest are not.
+        lookups = success(*(rid(i) for i in range(ps.MAX_RUN_LOOKUPS)))
+        report = run_prune([page[:1000], page[1000:2000], page[2000:]], [], events(KeepCount="1", DryRun="true"),
+                           lookups)
         self.assertTrue(report["truncated"])
         self.assertEqual(report["totals"]["wouldDelete"], 2997)
         self.assertEqual(len(report["wouldDelete"]), ps.MAX_LISTED)
         self.assertLess(len(json.dumps(report)), 8192)
 
     def test_handler_entry_point_and_client_config(self):
-        client = new_client()
-        self.assertEqual(client.meta.region_name, "us-east-1")
-        # max_attempts 10 retries = 11 attempts in all, as botocore records it.
-        self.assertEqual(client.meta.config.retries, {"mode": "adaptive", "total_max_attempts": 11})
-        with Stubber(client) as stubber, mock.patch.object(ps, "_ec2_client", return_value=client), \
+        client, ssm = new_client(), new_ssm_client()
+        for c in (client, ssm):
+            self.assertEqual(c.meta.region_name, "us-east-1")
+            # max_attempts 10 retries = 11 attempts in all, as botocore records it.
+            self.assertEqual(c.meta.config.retries, {"mode": "adaptive", "total_max_attempts": 11})
+        with Stubber(client) as stubber, Stubber(ssm) as ssm_stubber, \
+                mock.patch.object(ps, "_ec2_client", return_value=client), \
+                mock.patch.object(ps, "_ssm_client", return_value=ssm), \
                 contextlib.redirect_stdout(io.StringIO()):
-            stub_pages(stubber, [[snap("snap-1", hours_ago=1, run="a"), snap("snap-2", hours_ago=9, run="b")]])
+            stub_pages(stubber, [[snap("snap-1", hours_ago=1, run=rid("a")),
+                                  snap("snap-2", hours_ago=9, run=rid("b"))]])
+            stub_runs(ssm_stubber, [(rid("a"), "Success"), (rid("b"), "NotFound")])
             stub_deletes(stubber, ok(["snap-2"]))
             report = ps.handler(events(KeepCount="1"), None)
             stubber.assert_no_pending_responses()
+            ssm_stubber.assert_no_pending_responses()
         self.assertEqual(report["deleted"], ["snap-2"])
+        self.assertEqual(report["failedRuns"], [])
+
+    def test_failed_runs_not_counted_and_deleted_when_older(self):
+        # bad1 is the newest set but its run failed: g1 and g2 are kept, the
+        # older failed run bad2 goes, bad1 stays (newer than every kept set).
+        bad1, bad2, g1, g2, g3 = (rid(x) for x in ("bad1", "bad2", "g1", "g2", "g3"))
+        pages = [[snap("snap-b1", hours_ago=1, run=bad1), snap("snap-g1", hours_ago=5, run=g1),
+                  snap("snap-g2", hours_ago=30, run=g2), snap("snap-b2", hours_ago=40, run=bad2),
+                  snap("snap-b3", hours_ago=40, run=bad2), snap("snap-g3", hours_ago=50, run=g3)]]
+        runs = [(bad1, "Failed"), (g1, "Success"), (g2, "Success"), (bad2, "TimedOut"), (g3, "Success")]
+        report = run_prune(pages, ok(["snap-g3", "snap-b2", "snap-b3"]), events(KeepCount="2"), runs)
+        self.assertEqual(report["deleted"], ["snap-g3", "snap-b2", "snap-b3"])
+        self.assertEqual(report["kept"], [bad1, g1, g2])
+        self.assertEqual(report["failedRuns"], [bad1, bad2])
+
+    def test_lookup_answers(self):
+        a, b, c, d, old = (rid(x) for x in ("a", "b", "c", "d", "old"))
+        pages = [[snap("snap-a", hours_ago=1, run=a), snap("snap-b", hours_ago=2, run=b),
+                  snap("snap-c", hours_ago=3, run=c), snap("snap-d", hours_ago=4, run=d),
+                  snap("snap-old", hours_ago=90, run=old), snap("snap-hand", hours_ago=95, run="by-hand")]]
+        # a: the snapshot step succeeded, a later step failed: good. b: not
+        # found: good. c: still running: protected. d: the lookup failed:
+        # protected. "by-hand" is no execution id: not looked up, good.
+        runs = [(a, "Failed@takeSnapshots"), (b, "NotFound"), (c, "InProgress"),
+                (d, "InternalError"), (old, "Success")]
+        report = run_prune(pages, ok(["snap-hand", "snap-old"]), events(KeepCount="2"), runs)
+        self.assertEqual(report["deleted"], ["snap-hand", "snap-old"])
+        self.assertEqual(report["kept"], [a, b, c, d])
+        self.assertEqual(report["failedRuns"], [])
+        self.assertEqual(len(report["errors"]), 1)
+        self.assertIn("run %s: GetAutomationExecution: InternalError" % d, report["errors"][0])
+
+    def test_lookups_bounded_newest_first_and_cached(self):
+        ids = [rid(i) for i in range(6)]
+        pages = [[snap("snap-%d" % i, hours_ago=i, run=ids[i]) for i in range(1, 6)]
+                 + [snap("snap-1b", hours_ago=1, run=ids[1])]]
+        with mock.patch.object(ps, "MAX_RUN_LOOKUPS", 2):
+            report = run_prune(pages, ok(["snap-5", "snap-4", "snap-3"]), events(KeepCount="1"),
+                               [(ids[1], "Cancelled"), (ids[2], "Success")])
+        # Run 1 failed; run 2 is the newest good set; runs 3 to 5 were not
+        # looked up and count as good.
+        self.assertEqual(report["kept"], [ids[1], ids[2]])
+        self.assertEqual(report["failedRuns"], [ids[1]])
+
+    def test_lookup_denied(self):
+        client, ssm = new_client(), new_ssm_client()
+        with Stubber(client) as stubber, Stubber(ssm) as ssm_stubber, \
+                contextlib.redirect_stdout(io.StringIO()) as out:
+            stub_pages(stubber, [[snap("snap-1", hours_ago=1, run=rid("a"))]])
+            stub_runs(ssm_stubber, [(rid("a"), "AccessDeniedException")])
+            with self.assertRaisesRegex(ps.PruneAccessDenied, "ssm:GetAutomationExecution of .* was denied"):
+                ps.prune(events(KeepCount="1"), client, ssm=ssm)
+        self.assertIn('"deleted": []', out.getvalue())
 
 
 # ---------------------------------------------------------------------------
 # Randomized property test.
 
-RUN_POOL = [RUN, "run-a", "run-b", "run-c", "run-d", "run-e", "run-f"]
+RUN_POOL = [RUN] + [rid("run-" + c) for c in "abcdef"]
+# None: not looked up; "Unknown": the lookup failed.
+RUN_STATUSES = [None, None, None, "Success", "Success", "NotFound", "InProgress", "Pending", "Waiting",
+                "Unknown"] + list(ps.RUN_FAILED) * 2
 STATES = ["completed"] * 14 + ["pending", "pending", "error", "error", "recoverable"]
 
 
@@ -459,7 +635,9 @@ def random_case(rng):
         keep = rng.randint(1, 4)
     ev = events(KeepCount=rng.choice([keep, str(keep)]), MaxAgeDays=str(age) if age else rng.choice(["0", "", 0]),
                 MinKeep=rng.choice([1, 1, 2, 3, 4]), DryRun=rng.random() < 0.2)
-    return snaps, ev
+    # The current run may have a status too: it must not matter.
+    statuses = {r: st for r in RUN_POOL for st in [rng.choice(RUN_STATUSES)] if st is not None}
+    return snaps, ev, statuses
 
 
 def values(s, key):
@@ -471,23 +649,31 @@ def owned(s):
     return p != [] and set(p) == {POLICY} and i != [] and set(i) == {INSTANCE}
 
 
-def oracle(snaps, settings):
+Oracle = collections.namedtuple("Oracle", "groups kept delete runs failed_runs open_runs")
+
+
+def oracle(snaps, settings, statuses):
     """Independent statement of the rules: snapshot ids to delete, per set."""
-    groups = collections.defaultdict(list)
+    groups, runs = collections.defaultdict(list), set()
     for s in snaps:
         if not owned(s):
             continue
-        runs = values(s, ps.TAG_RUN)
-        if settings.run_id in runs:
+        tagged = values(s, ps.TAG_RUN)
+        if settings.run_id in tagged:
             key = settings.run_id
-        elif len(set(runs)) == 1 and runs[0]:
-            key = runs[0]
+        elif len(set(tagged)) == 1 and tagged[0]:
+            key = tagged[0]
         else:
             key = s["SnapshotId"]
+        if key != s["SnapshotId"]:
+            runs.add(key)
         groups[key].append(s)
     t = {k: max(m["StartTime"] for m in g) for k, g in groups.items()}
     states = {k: {m["State"] for m in g} for k, g in groups.items()}
-    good = [k for k in groups if states[k] == {"completed"}]
+    status = {k: statuses.get(k) if k in runs and k != settings.run_id else None for k in groups}
+    failed_runs = {k for k in groups if status[k] in ps.RUN_FAILED}
+    open_runs = {k for k in groups if status[k] not in (None, "Success", "NotFound") and k not in failed_runs}
+    good = [k for k in groups if states[k] == {"completed"} and k not in failed_runs | open_runs]
 
     def rank(k):
         return sum(1 for o in good if (t[o], o) > (t[k], k))
@@ -503,18 +689,22 @@ def oracle(snaps, settings):
     newest = max((t[k] for k in kept), default=None)
     delete = {}
     for k, g in groups.items():
-        if k == settings.run_id or not states[k] <= {"completed", "error"}:
+        if k == settings.run_id or not states[k] <= {"completed", "error"} or k in open_runs:
             continue
-        if (k in good and k not in kept) or ("error" in states[k] and newest is not None and t[k] < newest):
+        bad = "error" in states[k] or k in failed_runs
+        if (k in good and k not in kept) or (bad and newest is not None and t[k] < newest):
             delete[k] = sorted(m["SnapshotId"] for m in g)
     order = sorted(delete, key=lambda k: (t[k], k))
-    return groups, kept, [delete[k] for k in order]
+    # The handler looks runs up newest set first.
+    looked_up = sorted((k for k in runs if k != settings.run_id), key=lambda k: (t[k], k), reverse=True)
+    return Oracle(groups, kept, [delete[k] for k in order], looked_up, failed_runs, open_runs)
 
 
-def check_rules(tc, snaps, settings, decision):
+def check_rules(tc, snaps, settings, decision, statuses):
     by_id = {s["SnapshotId"]: s for s in snaps}
     deleted = [i for s in decision.delete for i in s.snapshot_ids]
-    groups, kept_good, expected = oracle(snaps, settings)
+    o = oracle(snaps, settings, statuses)
+    groups, kept_good, expected = o.groups, o.kept, o.delete
     group_of = {m["SnapshotId"]: k for k, g in groups.items() for m in g}
     tc.assertEqual(len(deleted), len(set(deleted)), "a snapshot is deleted twice")
     for sid in deleted:
@@ -528,7 +718,9 @@ def check_rules(tc, snaps, settings, decision):
         tc.assertTrue({m["SnapshotId"] for m in members} <= set(deleted), "deleted part of a set")
     # Retention: the good sets left are a prefix of the ranking, at least
     # min(MinKeep, good sets) long and exactly max(count, MinKeep) in count mode.
-    good = [k for k, g in groups.items() if {m["State"] for m in g} == {"completed"}]
+    # Good: every member completed, and the run neither failed nor open.
+    good = [k for k, g in groups.items()
+            if {m["State"] for m in g} == {"completed"} and k not in o.failed_runs | o.open_runs]
     left = [k for k in good if not set(m["SnapshotId"] for m in groups[k]) & set(deleted)]
     tc.assertGreaterEqual(len(left), min(settings.min_keep, len(good)), "fewer than MinKeep good sets left")
     tc.assertTrue(kept_good <= set(left), "a kept good set was deleted")
@@ -539,12 +731,37 @@ def check_rules(tc, snaps, settings, decision):
                 tc.assertIn(k, left, "a good set newer than a deleted good set was deleted")
     if settings.keep_count and not settings.max_age_days:
         tc.assertEqual(len(kept_good), min(len(good), max(settings.keep_count, settings.min_keep)))
-    # Failed sets go only when older than the newest kept good set.
+    # Failed sets (an error member, or a failed run) go only when older
+    # than the newest kept good set.
     newest_kept = max((max(m["StartTime"] for m in groups[k]) for k in kept_good), default=None)
     for k, g in groups.items():
-        if "error" in {m["State"] for m in g} and set(m["SnapshotId"] for m in g) & set(deleted):
+        bad = "error" in {m["State"] for m in g} or k in o.failed_runs
+        if bad and set(m["SnapshotId"] for m in g) & set(deleted):
             tc.assertIsNotNone(newest_kept)
             tc.assertLess(max(m["StartTime"] for m in g), newest_kept)
+    # A failed-run set is never counted as good; an open run's set is never
+    # deleted and never counted.
+    by_set = {s.id: s for s in decision.keep + decision.delete}
+    for s in decision.keep + decision.delete:
+        if s.run_failed or s.run_open:
+            tc.assertFalse(s.good, "set %s of a failed or open run counted as good" % s.id)
+            tc.assertNotEqual(s.reason, "retained")
+            tc.assertIn(s.run_id, o.failed_runs | o.open_runs)
+    tc.assertFalse(kept_good & (o.failed_runs | o.open_runs))
+    for k in o.open_runs:
+        tc.assertFalse({m["SnapshotId"] for m in groups[k]} & set(deleted), "deleted a set of an open run")
+    tc.assertEqual({k for k in by_set if by_set[k].run_failed}, o.failed_runs)
+    # The sets of failed and open runs change nothing else: without them,
+    # the same other sets are deleted, in the same order. So a failed run
+    # never takes the place of an older good set, nor keeps one.
+    gone = {m["SnapshotId"] for k in o.failed_runs | o.open_runs for m in groups[k]}
+    rest = ps.decide([x for x in snaps if x["SnapshotId"] not in gone], settings, statuses)
+    tc.assertEqual([x.snapshot_ids for x in rest.delete],
+                   [x.snapshot_ids for x in decision.delete if not x.run_failed])
+    # Statuses that say the run went well change nothing.
+    if not o.failed_runs and not o.open_runs:
+        tc.assertEqual([x.snapshot_ids for x in ps.decide(snaps, settings).delete],
+                       [x.snapshot_ids for x in decision.delete])
     # Everything own is kept or deleted; the rest is foreign.
     tc.assertEqual(len(decision.foreign), sum(1 for s in snaps if not owned(s)))
     kept_ids = {i for s in decision.keep for i in s.snapshot_ids}
@@ -584,25 +801,25 @@ class PropertyTest(unittest.TestCase):
         rng = random.Random(seed)
         started, through_handler = time.monotonic(), 0
         for n in range(cases):
-            snaps, ev = random_case(rng)
+            snaps, ev, statuses = random_case(rng)
             try:
                 settings = ps.parse_settings(ev)
-                decision = ps.decide(snaps, settings)
-                check_rules(self, snaps, settings, decision)
+                decision = ps.decide(snaps, settings, statuses)
+                check_rules(self, snaps, settings, decision, statuses)
                 shuffled = list(snaps)
                 rng.shuffle(shuffled)
-                again = ps.decide(shuffled, settings)
+                again = ps.decide(shuffled, settings, statuses)
                 self.assertEqual([s.snapshot_ids for s in again.delete],
                                  [s.snapshot_ids for s in decision.delete], "order of input changed the decision")
                 if n % 10 == 0:
                     through_handler += 1
-                    self.check_handler(rng, snaps, ev, settings, decision)
+                    self.check_handler(rng, snaps, ev, settings, decision, statuses)
             except Exception as e:
                 raise AssertionError("property failed: PRUNE_PROPERTY_SEED=%d case %d: %s" % (seed, n, e)) from e
         print("\n  property test: seed %d, %d cases (%d through the handler) in %.2fs"
               % (seed, cases, through_handler, time.monotonic() - started))
 
-    def check_handler(self, rng, snaps, ev, settings, decision):
+    def check_handler(self, rng, snaps, ev, settings, decision, statuses):
         cuts = sorted(rng.randint(0, len(snaps)) for _ in range(2))
         pages = [snaps[:cuts[0]], snaps[cuts[0]:cuts[1]], snaps[cuts[1]:]][: rng.randint(1, 3)]
         pages[-1] = snaps[sum(len(p) for p in pages[:-1]):]
@@ -610,7 +827,22 @@ class PropertyTest(unittest.TestCase):
             calls, want = [], {"deleted": [], "inUse": [], "partiallyDeleted": [], "errors": 0}
         else:
             calls, want = planned_calls(rng, decision)
-        report = run_prune(pages, calls, ev)
+        # Every run is looked up once, newest set first; the answers say
+        # what statuses says.
+        runs = []
+        for k in oracle(snaps, settings, statuses).runs:
+            st = statuses.get(k)
+            if st is None:
+                st = "NotFound"
+            elif st == "Unknown":
+                st = rng.choice(["InternalError", "ThrottlingException"])
+                want["errors"] += 1
+            elif st == "Success":
+                st = rng.choice(["Success", "Failed@takeSnapshots", "CompletedWithSuccess"])
+            runs.append((k, st))
+        report = run_prune(pages, calls, ev, runs)
+        self.assertEqual(report["failedRuns"][:ps.MAX_LISTED],
+                         [s.id for s in decision.keep + decision.delete if s.run_failed][:ps.MAX_LISTED])
         self.assertEqual(report["deleted"], want["deleted"])
         self.assertEqual(report["inUse"], want["inUse"])
         self.assertEqual(report["partiallyDeleted"], want["partiallyDeleted"])

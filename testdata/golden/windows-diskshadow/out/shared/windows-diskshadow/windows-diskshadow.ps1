@@ -132,6 +132,7 @@ $request = @{
 $clock = [System.Diagnostics.Stopwatch]::StartNew()
 $log = Join-Path $work 'diskshadow.log'
 $proc = Start-Process -FilePath "$env:SystemRoot\System32\diskshadow.exe" -ArgumentList '/s', "`"$dsh`"", '/l', "`"$log`"" -NoNewWindow -PassThru
+$null = $proc.Handle # without an open handle, ExitCode stays empty after the process ends
 while (-not (Test-Path $ready)) {
     if ($proc.HasExited) {
         Get-Content -Path $log -ErrorAction SilentlyContinue | Write-Output
