@@ -92,10 +92,15 @@ func targetTagCondition(prefix string, targets []TagFilter) map[string]Strings {
 	return m
 }
 
-func buildRoles(p *PolicyPlan) RoleSet {
-	n := p.Names
-	policyTag := map[string]Strings{"aws:RequestTag/" + TagPolicy: {n.Policy}}
-	instance := PolicyDocument{Version: iamVersion, Statement: []Statement{
+// createSnapshotStatements let a principal snapshot the target instances
+// and nothing else: CreateSnapshots only on instances with the target tags,
+// only producing snapshots that carry this policy's tag from the moment they
+// exist (pruning and protection rely on it), and CreateTags only as part of
+// that call. The instance role has them, and so has the automation role of
+// a stopped policy, which snapshots the instance itself.
+func createSnapshotStatements(p *PolicyPlan) []Statement {
+	policyTag := map[string]Strings{"aws:RequestTag/" + TagPolicy: {p.Names.Policy}}
+	return []Statement{
 		{
 			Sid:       "SnapshotOnlyTargetInstances",
 			Effect:    "Allow",
@@ -110,8 +115,6 @@ func buildRoles(p *PolicyPlan) RoleSet {
 			Resource: Strings{arn("ec2", thisRegion, thisAccount, "volume/*")},
 		},
 		{
-			// Snapshots must carry this policy's tag from the moment they
-			// exist, so that pruning and protection can rely on it.
 			Sid:       "CreateOnlyPolicyTaggedSnapshots",
 			Effect:    "Allow",
 			Action:    Strings{"ec2:CreateSnapshots"},
@@ -125,10 +128,15 @@ func buildRoles(p *PolicyPlan) RoleSet {
 			Resource: Strings{arn("ec2", thisRegion, "", "snapshot/*")},
 			Condition: Condition{"StringEquals": map[string]Strings{
 				"ec2:CreateAction":            {"CreateSnapshots"},
-				"aws:RequestTag/" + TagPolicy: {n.Policy},
+				"aws:RequestTag/" + TagPolicy: {p.Names.Policy},
 			}},
 		},
-	}}
+	}
+}
+
+func buildRoles(p *PolicyPlan) RoleSet {
+	n := p.Names
+	instance := PolicyDocument{Version: iamVersion, Statement: createSnapshotStatements(p)}
 	automation := PolicyDocument{Version: iamVersion, Statement: []Statement{
 		{
 			Sid:      "RunSnapshotDocument",

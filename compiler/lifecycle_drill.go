@@ -62,18 +62,8 @@ func buildDrillRunbook(p *PolicyPlan) documents.AutomationDocument {
 		SchemaVersion: "0.3",
 		Description:   p.Description + " — restore drill: the newest complete snapshot set of one instance restores, and its file systems check clean (ssm-backup policy " + n.Policy + "). The drill volume is always deleted.",
 		AssumeRole:    "{{ AutomationAssumeRole }}",
-		Parameters: map[string]documents.Parameter{
-			"InstanceId": {
-				Type:           "String",
-				Description:    "The backed-up instance whose newest snapshot set is restored; the maintenance window passes {{RESOURCE_ID}}.",
-				AllowedPattern: instanceIDPattern,
-			},
-			"AutomationAssumeRole": {
-				Type:           "String",
-				Description:    "The role Automation assumes: " + d.Role + ".",
-				AllowedPattern: roleARNPattern,
-			},
-		},
+		Parameters: instanceRunbookParameters(
+			"The backed-up instance whose newest snapshot set is restored; the maintenance window passes {{RESOURCE_ID}}.", d.Role),
 	}
 	restoreIn := documents.DrillRestoreInputs{
 		InstanceId:  "{{ InstanceId }}",

@@ -32,6 +32,29 @@ const (
 	roleARNPattern    = `^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}$`
 )
 
+// backupRunbookParameters are the parameters every backup runbook takes:
+// the instance, which the maintenance window passes, and the role.
+func backupRunbookParameters(role string) map[string]documents.Parameter {
+	return instanceRunbookParameters("The instance to back up; the maintenance window passes {{RESOURCE_ID}}.", role)
+}
+
+// instanceRunbookParameters are the parameters of a runbook run once per
+// target instance by a maintenance window.
+func instanceRunbookParameters(instanceDescription, role string) map[string]documents.Parameter {
+	return map[string]documents.Parameter{
+		"InstanceId": {
+			Type:           "String",
+			Description:    instanceDescription,
+			AllowedPattern: instanceIDPattern,
+		},
+		"AutomationAssumeRole": {
+			Type:           "String",
+			Description:    "The role Automation assumes: " + role + ".",
+			AllowedPattern: roleARNPattern,
+		},
+	}
+}
+
 // buildRunbook is the Automation runbook the maintenance window runs once
 // per target instance: check the instance can take the command, run the
 // snapshot command document, and expose its result.
@@ -45,18 +68,7 @@ func buildRunbook(p *PolicyPlan, snapshotParams map[string][]string) documents.A
 		SchemaVersion: "0.3",
 		Description:   p.Description + " — snapshots one instance (ssm-backup policy " + n.Policy + ").",
 		AssumeRole:    "{{ AutomationAssumeRole }}",
-		Parameters: map[string]documents.Parameter{
-			"InstanceId": {
-				Type:           "String",
-				Description:    "The instance to back up; the maintenance window passes {{RESOURCE_ID}}.",
-				AllowedPattern: instanceIDPattern,
-			},
-			"AutomationAssumeRole": {
-				Type:           "String",
-				Description:    "The role Automation assumes: " + n.AutomationRole + ".",
-				AllowedPattern: roleARNPattern,
-			},
-		},
+		Parameters:    backupRunbookParameters(n.AutomationRole),
 		MainSteps: []documents.AutomationStep{
 			{
 				Name:           "assertInstanceRunning",

@@ -137,18 +137,7 @@ func buildStoppedRunbook(p *PolicyPlan) documents.AutomationDocument {
 		SchemaVersion: "0.3",
 		Description:   p.Description + " — stops one instance, snapshots its volumes, starts it again (ssm-backup policy " + n.Policy + "). An instance that was stopped before the run stays stopped.",
 		AssumeRole:    "{{ AutomationAssumeRole }}",
-		Parameters: map[string]documents.Parameter{
-			"InstanceId": {
-				Type:           "String",
-				Description:    "The instance to back up; the maintenance window passes {{RESOURCE_ID}}.",
-				AllowedPattern: instanceIDPattern,
-			},
-			"AutomationAssumeRole": {
-				Type:           "String",
-				Description:    "The role Automation assumes: " + n.AutomationRole + ".",
-				AllowedPattern: roleARNPattern,
-			},
-		},
+		Parameters:    backupRunbookParameters(n.AutomationRole),
 		MainSteps: []documents.AutomationStep{
 			{
 				Name:           stoppedAssertStep,
@@ -251,55 +240,22 @@ func buildStoppedRunbook(p *PolicyPlan) documents.AutomationDocument {
 // like the instance role's: target instances, their volumes, snapshots
 // tagged with this policy at creation.
 func stoppedAutomationStatements(p *PolicyPlan) []Statement {
-	policyTag := map[string]Strings{"aws:RequestTag/" + TagPolicy: {p.Names.Policy}}
-	targets := targetTagCondition("ec2:ResourceTag/", p.Targets)
-	return []Statement{
-		{
-			Sid:       "StopAndStartOnlyTargetInstances",
-			Effect:    "Allow",
-			Action:    Strings{"ec2:StartInstances", "ec2:StopInstances"},
-			Resource:  Strings{arn("ec2", thisRegion, thisAccount, "instance/*")},
-			Condition: Condition{"StringEquals": targets},
-		},
-		{
-			Sid:       "SnapshotOnlyTargetInstances",
-			Effect:    "Allow",
-			Action:    Strings{"ec2:CreateSnapshots"},
-			Resource:  Strings{arn("ec2", thisRegion, thisAccount, "instance/*")},
-			Condition: Condition{"StringEquals": targets},
-		},
-		{
-			Sid:      "SnapshotAttachedVolumes",
-			Effect:   "Allow",
-			Action:   Strings{"ec2:CreateSnapshots"},
-			Resource: Strings{arn("ec2", thisRegion, thisAccount, "volume/*")},
-		},
-		{
-			Sid:       "CreateOnlyPolicyTaggedSnapshots",
-			Effect:    "Allow",
-			Action:    Strings{"ec2:CreateSnapshots"},
-			Resource:  Strings{arn("ec2", thisRegion, "", "snapshot/*")},
-			Condition: Condition{"StringEquals": policyTag},
-		},
-		{
-			Sid:      "TagSnapshotsOnlyAtCreation",
-			Effect:   "Allow",
-			Action:   Strings{"ec2:CreateTags"},
-			Resource: Strings{arn("ec2", thisRegion, "", "snapshot/*")},
-			Condition: Condition{"StringEquals": map[string]Strings{
-				"ec2:CreateAction":            {"CreateSnapshots"},
-				"aws:RequestTag/" + TagPolicy: {p.Names.Policy},
-			}},
-		},
-		{
-			// Read-only calls without resource-level permissions; the
-			// state changes are followed with DescribeInstanceStatus.
-			Sid:      "FollowInstanceState",
-			Effect:   "Allow",
-			Action:   Strings{"ec2:DescribeInstanceStatus", "ec2:DescribeInstances"},
-			Resource: Strings{"*"},
-		},
-	}
+	out := []Statement{{
+		Sid:       "StopAndStartOnlyTargetInstances",
+		Effect:    "Allow",
+		Action:    Strings{"ec2:StartInstances", "ec2:StopInstances"},
+		Resource:  Strings{arn("ec2", thisRegion, thisAccount, "instance/*")},
+		Condition: Condition{"StringEquals": targetTagCondition("ec2:ResourceTag/", p.Targets)},
+	}}
+	out = append(out, createSnapshotStatements(p)...)
+	return append(out, Statement{
+		// Read-only calls without resource-level permissions; the
+		// state changes are followed with DescribeInstanceStatus.
+		Sid:      "FollowInstanceState",
+		Effect:   "Allow",
+		Action:   Strings{"ec2:DescribeInstanceStatus", "ec2:DescribeInstances"},
+		Resource: Strings{"*"},
+	})
 }
 
 // applyStoppedRoles rewrites the automation policy of a stopped policy:

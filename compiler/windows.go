@@ -131,18 +131,7 @@ func buildWindowsVSSRunbook(p *PolicyPlan) documents.AutomationDocument {
 		SchemaVersion: "0.3",
 		Description:   p.Description + " — VSS snapshots of one Windows instance (ssm-backup policy " + n.Policy + ").",
 		AssumeRole:    "{{ AutomationAssumeRole }}",
-		Parameters: map[string]documents.Parameter{
-			"InstanceId": {
-				Type:           "String",
-				Description:    "The instance to back up; the maintenance window passes {{RESOURCE_ID}}.",
-				AllowedPattern: instanceIDPattern,
-			},
-			"AutomationAssumeRole": {
-				Type:           "String",
-				Description:    "The role Automation assumes: " + n.AutomationRole + ".",
-				AllowedPattern: roleARNPattern,
-			},
-		},
+		Parameters:    backupRunbookParameters(n.AutomationRole),
 		MainSteps: []documents.AutomationStep{
 			{
 				Name:           "assertInstanceRunning",
