@@ -22,6 +22,35 @@ const (
 	URLLimit = 1 << 20
 )
 
+// CloudFormation's limits on what one template may declare.
+const (
+	MaxResources = 500
+	MaxOutputs   = 200
+)
+
+// CheckTemplateCounts tells whether CloudFormation accepts the number of
+// resources and outputs in the template. Each policy adds about ten
+// resources, so a set of more than about forty-five policies has to be split
+// into several stacks; saying so before anything is sent spares a change set
+// that fails to create.
+func CheckTemplateCounts(template []byte) error {
+	var t struct {
+		Resources map[string]json.RawMessage
+		Outputs   map[string]json.RawMessage
+	}
+	if err := json.Unmarshal(template, &t); err != nil {
+		return fmt.Errorf("the template is not valid JSON: %w", err)
+	}
+	const split = "deploy the policies as several stacks: one deploy, with its own --stack name, per directory of policies"
+	if n := len(t.Resources); n > MaxResources {
+		return errorf(KindTemplate, split, "the template declares %d resources, more than the %d CloudFormation allows in one stack", n, MaxResources)
+	}
+	if n := len(t.Outputs); n > MaxOutputs {
+		return errorf(KindTemplate, split, "the template declares %d outputs, more than the %d CloudFormation allows in one stack", n, MaxOutputs)
+	}
+	return nil
+}
+
 // RegionPlaceholder in a bucket name is replaced by the region deployed to,
 // so that each region reads its template from a bucket of its own.
 const RegionPlaceholder = "{region}"

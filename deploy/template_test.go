@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -92,5 +93,45 @@ func TestResourceChangesAndPrinting(t *testing.T) {
 	PrintChangeSet(&b, "Change set y", nil)
 	if b.String() != "Change set y: 0 changes\n" {
 		t.Errorf("empty change set: %q", b.String())
+	}
+}
+
+func TestCheckTemplateCounts(t *testing.T) {
+	template := func(resources, outputs int) []byte {
+		var b strings.Builder
+		b.WriteString(`{"Resources":{`)
+		for i := 0; i < resources; i++ {
+			if i > 0 {
+				b.WriteString(",")
+			}
+			fmt.Fprintf(&b, `"R%d":{"Type":"AWS::SSM::Document"}`, i)
+		}
+		b.WriteString(`},"Outputs":{`)
+		for i := 0; i < outputs; i++ {
+			if i > 0 {
+				b.WriteString(",")
+			}
+			fmt.Fprintf(&b, `"O%d":{"Value":"x"}`, i)
+		}
+		b.WriteString("}}")
+		return []byte(b.String())
+	}
+	if err := CheckTemplateCounts(template(MaxResources, MaxOutputs)); err != nil {
+		t.Errorf("a template at the limits was refused: %v", err)
+	}
+	for _, c := range []struct {
+		resources, outputs int
+		want               string
+	}{
+		{MaxResources + 1, 0, "declares 501 resources, more than the 500"},
+		{1, MaxOutputs + 1, "declares 201 outputs, more than the 200"},
+	} {
+		err := CheckTemplateCounts(template(c.resources, c.outputs))
+		if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "several stacks") {
+			t.Errorf("%d resources, %d outputs: got %v, want an error containing %q and advice to split", c.resources, c.outputs, err, c.want)
+		}
+	}
+	if err := CheckTemplateCounts([]byte("{")); err == nil {
+		t.Error("malformed JSON accepted")
 	}
 }

@@ -131,6 +131,9 @@ func runDeploy(ctx context.Context, io *streams, env deployEnv, opts *deployOpti
 	if err != nil {
 		return &exitError{code: exitDeploy, err: err}
 	}
+	if err := deploy.CheckTemplateCounts(template); err != nil {
+		return &exitError{code: exitDeploy, err: err}
+	}
 	if err := deploy.CheckTemplateSize(len(template), opts.bucket != ""); err != nil {
 		code := exitUsage
 		if len(template) > deploy.URLLimit {

@@ -551,13 +551,15 @@ func TestDeployTemplateSizeLimits(t *testing.T) {
 	}
 	wantContains(t, "stderr", stderr, fmt.Sprintf("the template is %d bytes, more than the 51200 bytes CloudFormation accepts inline; pass --s3-bucket", size))
 
-	big, bigTmpl := deployPoliciesOver(t, deploy.URLLimit)
-	size = len(bigTmpl)
-	code, _, stderr = (&deployCLI{}).run(t, big, "--stack", "backups", "--region", "us-east-1", "--s3-bucket", "b", "--yes")
+	// A set too large for one stack is refused before anything is sent:
+	// CloudFormation's 500 resources per stack come before its 1 MB
+	// (the byte limits alone are unit-tested in deploy).
+	many := deployPolicies(t, 60)
+	code, _, stderr = (&deployCLI{}).run(t, many, "--stack", "backups", "--region", "us-east-1", "--s3-bucket", "b", "--yes")
 	if code != exitDeploy {
 		t.Fatalf("exit %d\n%s", code, stderr)
 	}
-	wantContains(t, "stderr", stderr, fmt.Sprintf("the template is %d bytes, more than the 1048576 bytes (1 MB) CloudFormation reads from S3; deploy the policies as several stacks", size))
+	wantContains(t, "stderr", stderr, "resources, more than the 500 CloudFormation allows in one stack; deploy the policies as several stacks")
 	wantNames(t, srv)
 }
 
