@@ -178,11 +178,11 @@ func cfnTags(p *PolicyPlan) []CFNTag {
 }
 
 // addSharedResources adds what every policy of the set uses.
-func addSharedResources(t *Template, linux documents.CommandDocument) {
+func addSharedResources(t *Template, linuxName string, linux documents.CommandDocument) {
 	t.Resources[LinuxSnapshotLogicalID] = Resource{
 		Type: "AWS::SSM::Document",
 		Properties: documentProperties{
-			Name: LinuxSnapshotDocument, DocumentType: "Command", DocumentFormat: "JSON",
+			Name: linuxName, DocumentType: "Command", DocumentFormat: "JSON",
 			UpdateMethod: "NewVersion", Content: linux,
 			Tags: []CFNTag{{Key: "ssm-backup:shared", Value: "linux-snapshot"}},
 		},

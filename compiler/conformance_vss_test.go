@@ -285,7 +285,10 @@ func TestVSSTaggingNegativeControl(t *testing.T) {
 
 func isDiskshadowRunbook(runbook any) bool {
 	for _, s := range confSteps(runbook) {
-		if in, _ := s["inputs"].(map[string]any); s["action"] == "aws:runCommand" && in["DocumentName"] == compiler.WindowsDiskshadowDocument {
+		// The shared document's name is the prefix and the set's id.
+		in, _ := s["inputs"].(map[string]any)
+		name, _ := in["DocumentName"].(string)
+		if s["action"] == "aws:runCommand" && strings.HasPrefix(name, compiler.WindowsDiskshadowDocument+"-") {
 			return true
 		}
 	}

@@ -226,7 +226,7 @@ func Emit(plan *Plan, opts Options) (Files, error) {
 		files[LinuxSnapshotDir+"command-document.json"] = b
 		files[LinuxSnapshotDir+"linux-snapshot.sh"] = documents.LinuxSnapshotScript()
 		frag := &Template{Resources: map[string]Resource{}}
-		addSharedResources(frag, shared)
+		addSharedResources(frag, plan.SharedName(LinuxSnapshotDocument), shared)
 		rendered, err := compactEach(frag.Resources)
 		if err != nil {
 			return nil, err
@@ -234,7 +234,7 @@ func Emit(plan *Plan, opts Options) (Files, error) {
 		for k, v := range rendered {
 			tmpl.Resources[k] = v
 		}
-		if err := tf.add(terraformShared(shared)); err != nil {
+		if err := tf.add(terraformShared(plan.SharedName(LinuxSnapshotDocument), shared)); err != nil {
 			return nil, err
 		}
 	}

@@ -142,7 +142,7 @@ func buildRoles(p *PolicyPlan) RoleSet {
 			Sid:      "RunSnapshotDocument",
 			Effect:   "Allow",
 			Action:   Strings{"ssm:SendCommand"},
-			Resource: Strings{arn("ssm", thisRegion, thisAccount, "document/"+LinuxSnapshotDocument)},
+			Resource: Strings{arn("ssm", thisRegion, thisAccount, "document/"+p.SharedName(LinuxSnapshotDocument))},
 		},
 		{
 			Sid:       "OnTargetInstancesOnly",

@@ -1,6 +1,11 @@
 package compiler
 
-import "strings"
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"sort"
+	"strings"
+)
 
 // Names of the resources generated for one policy. Every name derives from
 // the policy name, so two policies never collide and a reviewer can tell at
@@ -23,15 +28,35 @@ type Names struct {
 	WindowPolicy     string
 }
 
-// LinuxSnapshotDocument is the one Command document every Linux policy of a
-// set runs: the script is the same for all, and each runbook passes its
+// LinuxSnapshotDocument names the one Command document every Linux policy
+// of a set runs: the script is the same for all, and each runbook passes its
 // policy's values. One copy keeps the template small (the script is tens of
-// kilobytes). Its name is fixed, so one account and region holds one set.
+// kilobytes). The name is this prefix and the set's id (SharedName), so
+// that sets deployed as several stacks in one account and region, or by
+// several teams, do not claim the same document.
 const (
 	LinuxSnapshotDocument  = "ssm-backup-linux-snapshot"
 	LinuxSnapshotLogicalID = "LinuxSnapshotDocument"
 	LinuxSnapshotDir       = "shared/linux-snapshot/"
 )
+
+// setID identifies a policy set by its policy names: sets that share no
+// policy get different ids, and the id changes only when a policy is added,
+// removed or renamed. Policy names are already unique per account and region
+// (they name windows and roles), so the shared documents are too.
+func setID(policyNames []string) string {
+	names := append([]string(nil), policyNames...)
+	sort.Strings(names)
+	sum := sha256.Sum256([]byte(strings.Join(names, "\n")))
+	return hex.EncodeToString(sum[:])[:10]
+}
+
+// SharedName is the name of one of the set's shared documents: prefix is
+// LinuxSnapshotDocument or WindowsDiskshadowDocument.
+func (p *PolicyPlan) SharedName(prefix string) string { return prefix + "-" + p.SetID }
+
+// SharedName is the name of one of the set's shared documents.
+func (p *Plan) SharedName(prefix string) string { return prefix + "-" + p.SetID }
 
 // IAMPath keeps the generated roles together in the account.
 const IAMPath = "/ssm-backup/"

@@ -16,11 +16,16 @@ import (
 // the plan, never YAML.
 type Plan struct {
 	Policies []*PolicyPlan
+	// SetID names the set's shared documents (see setID).
+	SetID string
 }
 
 // PolicyPlan is one policy, lowered.
 type PolicyPlan struct {
-	Names       Names
+	Names Names
+	// SetID is the plan's, so that per-policy generators can name the
+	// shared documents they use.
+	SetID       string
 	Description string
 	Platform    policies.Platform
 	Consistency policies.Consistency
@@ -112,6 +117,14 @@ func Lower(ps []*policies.Policy) (*Plan, diag.Diagnostics) {
 			byLogical[id] = p
 		}
 		plan.Policies = append(plan.Policies, pp)
+	}
+	var names []string
+	for _, pp := range plan.Policies {
+		names = append(names, pp.Names.Policy)
+	}
+	plan.SetID = setID(names)
+	for _, pp := range plan.Policies {
+		pp.SetID = plan.SetID
 	}
 	return plan, ds
 }

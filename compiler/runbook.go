@@ -109,7 +109,7 @@ func buildRunbook(p *PolicyPlan, snapshotParams map[string][]string) documents.A
 				OnFailure:      "Abort",
 				TimeoutSeconds: p.RunCommandTimeoutSeconds,
 				Inputs: runCommandInputs{
-					DocumentName:   LinuxSnapshotDocument,
+					DocumentName:   p.SharedName(LinuxSnapshotDocument),
 					InstanceIds:    []string{"{{ InstanceId }}"},
 					Parameters:     params,
 					TimeoutSeconds: p.RunCommandTimeoutSeconds,

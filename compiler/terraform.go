@@ -502,18 +502,18 @@ func tfIAMDocument(doc PolicyDocument) (string, error) {
 
 // terraformShared is the shared Command document, as the template declares
 // it in addSharedResources.
-func terraformShared(linux documents.CommandDocument) terraformFragment {
+func terraformShared(linuxName string, linux documents.CommandDocument) terraformFragment {
 	var f terraformFragment
 	content, err := compactJSON(linux)
 	if err != nil {
-		f.err = fmt.Errorf("terraform %s: %w", LinuxSnapshotDocument, err)
+		f.err = fmt.Errorf("terraform %s: %w", linuxName, err)
 		return f
 	}
 	f.resource(tfTypeDocument, tfName(LinuxSnapshotLogicalID), tfDocument{
 		Content:        tfLiteral(string(content)),
 		DocumentFormat: "JSON",
 		DocumentType:   "Command",
-		Name:           tfLiteral(LinuxSnapshotDocument),
+		Name:           tfLiteral(linuxName),
 		Tags:           map[string]string{"ssm-backup:shared": "linux-snapshot"},
 	})
 	return f

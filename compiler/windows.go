@@ -316,7 +316,7 @@ func writeWindowsPrerequisites(b *strings.Builder, p *PolicyPlan) {
 	}
 	if p.usesDiskshadow() {
 		fmt.Fprintf(b, "- **VSS:** DISKSHADOW on the instance (document `%s`): every NTFS volume on an EBS disk in one shadow set (copy-only %s, application writers %s); VSS freezes the writers for the shadow copy (at most ten seconds), and the one CreateSnapshots request is made while the backup session is open; the shadow set is then deleted from the live volumes and stays in the snapshots, which a restore reverts to\n",
-			WindowsDiskshadowDocument, yesNo(w.CopyOnly), map[bool]string{true: "excluded (noWriters)", false: "included"}[w.NoWriters])
+			p.SharedName(WindowsDiskshadowDocument), yesNo(w.CopyOnly), map[bool]string{true: "excluded (noWriters)", false: "included"}[w.NoWriters])
 		fmt.Fprintf(b, "- **Prerequisites:** Windows Server with diskshadow.exe; the SSM agent online; AWS Tools for PowerShell (`AWS.Tools.EC2` or `AWSPowerShell`); the instance profile `%s` or the managed policy `%s`\n", p.Names.InstanceProfile, p.Names.InstancePolicy)
 		return
 	}

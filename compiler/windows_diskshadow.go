@@ -60,7 +60,7 @@ func buildWindowsDiskshadowRunbook(p *PolicyPlan) documents.AutomationDocument {
 		OnFailure:      "Abort",
 		TimeoutSeconds: documents.DiskshadowTimeoutSeconds + 60,
 		Inputs: runCommandInputs{
-			DocumentName:   WindowsDiskshadowDocument,
+			DocumentName:   p.SharedName(WindowsDiskshadowDocument),
 			InstanceIds:    []string{"{{ InstanceId }}"},
 			Parameters:     diskshadowParameters(p),
 			TimeoutSeconds: documents.DiskshadowTimeoutSeconds + 60,
@@ -83,7 +83,7 @@ func buildWindowsDiskshadowRunbook(p *PolicyPlan) documents.AutomationDocument {
 func applyDiskshadowRoles(p *PolicyPlan, roles *RoleSet) {
 	for i, st := range roles.AutomationPolicy.Statement {
 		if st.Sid == "RunSnapshotDocument" {
-			roles.AutomationPolicy.Statement[i].Resource = Strings{arn("ssm", thisRegion, thisAccount, "document/"+WindowsDiskshadowDocument)}
+			roles.AutomationPolicy.Statement[i].Resource = Strings{arn("ssm", thisRegion, thisAccount, "document/"+p.SharedName(WindowsDiskshadowDocument))}
 		}
 	}
 }
@@ -108,7 +108,7 @@ func addWindowsShared(plan *Plan, files Files, resources map[string]json.RawMess
 	res, err := compactJSON(Resource{
 		Type: "AWS::SSM::Document",
 		Properties: documentProperties{
-			Name: WindowsDiskshadowDocument, DocumentType: "Command", DocumentFormat: "JSON",
+			Name: plan.SharedName(WindowsDiskshadowDocument), DocumentType: "Command", DocumentFormat: "JSON",
 			UpdateMethod: "NewVersion", Content: doc,
 			Tags: []CFNTag{{Key: "ssm-backup:shared", Value: "windows-diskshadow"}},
 		},
@@ -126,7 +126,7 @@ func addWindowsShared(plan *Plan, files Files, resources map[string]json.RawMess
 		Content:        tfLiteral(string(content)),
 		DocumentFormat: "JSON",
 		DocumentType:   "Command",
-		Name:           tfLiteral(WindowsDiskshadowDocument),
+		Name:           tfLiteral(plan.SharedName(WindowsDiskshadowDocument)),
 		Tags:           map[string]string{"ssm-backup:shared": "windows-diskshadow"},
 	})
 	return tf.add(f)
