@@ -1,8 +1,8 @@
 package compiler
 
 import (
+	"bytes"
 	"encoding/json"
-	"strings"
 
 	"github.com/ssm-backup/ssm-backup/documents"
 )
@@ -133,40 +133,52 @@ type cfnAutomationParameters struct {
 	Parameters      map[string]any `json:"Parameters"`
 }
 
-// withSub rewrites every string holding a ${AWS::...} placeholder into an
-// Fn::Sub, so IAM documents are written once and read the same in the
-// standalone files and in the template.
+// withSub rewrites every string value holding a ${AWS::...} placeholder into
+// an Fn::Sub, so IAM documents are written once and read the same in the
+// standalone files and in the template. It rewrites the compact JSON token
+// by token rather than through a generic tree: templates of large sets hold
+// thousands of these documents.
 func withSub(v any) any {
-	raw, err := json.Marshal(v)
+	raw, err := compactJSON(v)
 	if err != nil {
 		panic(err) // the IAM types always marshal
 	}
-	var generic any
-	if err := json.Unmarshal(raw, &generic); err != nil {
-		panic(err)
-	}
-	return subWalk(generic)
+	return json.RawMessage(subJSON(raw, "${AWS::"))
 }
 
-func subWalk(v any) any {
-	switch t := v.(type) {
-	case string:
-		if strings.Contains(t, "${AWS::") {
-			return sub{Sub: t}
+// subJSON wraps each string value of compact JSON that contains marker in
+// {"Fn::Sub": ...}; keys are left alone.
+func subJSON(raw []byte, marker string) []byte {
+	out := make([]byte, 0, len(raw)+64)
+	for i := 0; i < len(raw); {
+		if raw[i] != '"' {
+			out = append(out, raw[i])
+			i++
+			continue
 		}
-		return t
-	case []any:
-		for i := range t {
-			t[i] = subWalk(t[i])
+		end := i + 1
+		for end < len(raw) && raw[end] != '"' {
+			if raw[end] == '\\' {
+				end++
+			}
+			end++
 		}
-		return t
-	case map[string]any:
-		for k := range t {
-			t[k] = subWalk(t[k])
+		end++ // past the closing quote
+		if end > len(raw) {
+			end = len(raw)
 		}
-		return t
+		token := raw[i:end]
+		isKey := end < len(raw) && raw[end] == ':'
+		if !isKey && bytes.Contains(token, []byte(marker)) {
+			out = append(out, `{"Fn::Sub":`...)
+			out = append(out, token...)
+			out = append(out, '}')
+		} else {
+			out = append(out, token...)
+		}
+		i = end
 	}
-	return v
+	return out
 }
 
 func cfnTags(p *PolicyPlan) []CFNTag {

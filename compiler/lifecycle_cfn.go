@@ -202,33 +202,11 @@ func addLifecycleFiles(files Files, dir string, p *PolicyPlan) error {
 }
 
 // withSubAll is withSub for a template with parameters of its own: every
-// string holding a ${...} placeholder becomes an Fn::Sub.
+// string value holding a ${...} placeholder becomes an Fn::Sub.
 func withSubAll(v any) any {
-	raw, err := json.Marshal(v)
+	raw, err := compactJSON(v)
 	if err != nil {
 		panic(err) // the IAM types always marshal
 	}
-	var generic any
-	if err := json.Unmarshal(raw, &generic); err != nil {
-		panic(err)
-	}
-	return subAllWalk(generic)
-}
-
-func subAllWalk(v any) any {
-	switch t := v.(type) {
-	case string:
-		if strings.Contains(t, "${") {
-			return sub{Sub: t}
-		}
-	case []any:
-		for i := range t {
-			t[i] = subAllWalk(t[i])
-		}
-	case map[string]any:
-		for k := range t {
-			t[k] = subAllWalk(t[k])
-		}
-	}
-	return v
+	return json.RawMessage(subJSON(raw, "${"))
 }

@@ -41,3 +41,14 @@ func TestWriteTemplateMatchesEncoder(t *testing.T) {
 		t.Error("a malformed resource was written without an error")
 	}
 }
+
+func TestSubJSONWrapsValuesOnly(t *testing.T) {
+	in := `{"Resource":["arn:${AWS::Partition}:ec2:*","plain"],"${AWS::NotAValue}":"x","Q":"say \"${AWS::Region}\"","N":1}`
+	want := `{"Resource":[{"Fn::Sub":"arn:${AWS::Partition}:ec2:*"},"plain"],"${AWS::NotAValue}":"x","Q":{"Fn::Sub":"say \"${AWS::Region}\""},"N":1}`
+	if got := string(subJSON([]byte(in), "${AWS::")); got != want {
+		t.Fatalf("got  %s\nwant %s", got, want)
+	}
+	if !json.Valid(subJSON([]byte(in), "${")) {
+		t.Fatal("the rewrite produced invalid JSON")
+	}
+}
