@@ -382,12 +382,19 @@ func TestAppsLockWaitTimeout(t *testing.T) {
 func TestAppsMariaDBCredentials(t *testing.T) {
 	h, f := newAppHarness(t)
 	h.ec2.configure(ec2Succeed, 0)
+	// A server that is down: a socket path nothing listens on.
+	unreachable := filepath.Join(f.dir, "unreachable.cnf")
+	body := fmt.Sprintf("[client]\nuser=%s\npassword=%s\nsocket=%s\n", mysqlBackupUser, mysqlBackupPassword, filepath.Join(f.dir, "no-server.sock"))
+	if err := os.WriteFile(unreachable, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name, cnf, want string
 		env             []string
 	}{
 		{"wrong password", f.maria.WrongCnf, "Access denied", []string{"MYSQL_PWD=" + mysqlBackupPassword}},
 		{"missing file", filepath.Join(f.dir, "absent.cnf"), "does not exist", nil},
+		{"server unreachable", unreachable, "Can't connect", nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h.ec2.reset()
