@@ -3,39 +3,10 @@ package documents
 import (
 	"bytes"
 	"encoding/json"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 )
-
-// runScriptTests runs some of the Python test modules next to the scripts
-// (python3 -m unittest -v MODULE...). They need python3 with boto3; without
-// them the test is skipped, except under CI=true where it fails.
-func runScriptTests(t *testing.T, modules ...string) {
-	t.Helper()
-	python, err := exec.LookPath("python3")
-	if err == nil {
-		err = exec.CommandContext(t.Context(), python, "-c", "import boto3, botocore").Run()
-	}
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("python3 with boto3 is required under CI: %v", err)
-		}
-		t.Skipf("python3 with boto3 not available: %v", err)
-	}
-	cmd := exec.CommandContext(t.Context(), python, append([]string{"-m", "unittest", "-v"}, modules...)...)
-	cmd.Dir = "scripts"
-	cmd.Env = append(os.Environ(), "PYTHONDONTWRITEBYTECODE=1")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("python3 -m unittest %s: %v\n%s", strings.Join(modules, " "), err, out)
-	}
-	t.Logf("%s", out)
-}
 
 // TestCopySnapshotsScriptTests runs the copy script's tests: input checks,
 // the catch-up plan, and the handler against stubbed per-region EC2
@@ -175,23 +146,8 @@ func TestPruneStepWithCopies(t *testing.T) {
 }
 
 func TestCopySnapshotsScriptEmbedded(t *testing.T) {
-	onDisk, err := os.ReadFile(filepath.Join("scripts", "copy_snapshots.py"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := CopySnapshotsScript()
-	if !bytes.Equal(got, onDisk) {
-		t.Error("CopySnapshotsScript differs from scripts/copy_snapshots.py")
-	}
-	got[0] ^= 0xff
-	if !bytes.Equal(CopySnapshotsScript(), onDisk) {
-		t.Error("changing the returned bytes changed the embedded script")
-	}
-	for _, want := range []string{"def handler(events, context):", "copy_snapshot(", "modify_snapshot_attribute(", "TagSpecifications"} {
-		if !bytes.Contains(onDisk, []byte(want)) {
-			t.Errorf("script lacks %q", want)
-		}
-	}
+	checkEmbeddedScript(t, "CopySnapshotsScript", CopySnapshotsScript, "copy_snapshots.py",
+		"def handler(events, context):", "copy_snapshot(", "modify_snapshot_attribute(", "TagSpecifications")
 }
 
 // TestCopyAndPruneStepsFitARunbook keeps a runbook with the snapshot,

@@ -1,10 +1,6 @@
 package documents
 
 import (
-	"bytes"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -13,27 +9,10 @@ import (
 // TestPruneSnapshotsScriptTests runs the script's own tests: unit tests, the
 // handler against a stubbed boto3 EC2 client, and the randomized property
 // test of the retention rules. They need python3 with boto3; without them
-// the test is skipped, except under CI=true where it fails.
+// the test is skipped, except under CI=true where it fails. With no module
+// named, runScriptTests runs every test module in scripts.
 func TestPruneSnapshotsScriptTests(t *testing.T) {
-	python, err := exec.LookPath("python3")
-	if err == nil {
-		err = exec.CommandContext(t.Context(), python, "-c", "import boto3, botocore").Run()
-	}
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("python3 with boto3 is required under CI: %v", err)
-		}
-		t.Skipf("python3 with boto3 not available: %v", err)
-	}
-	cmd := exec.CommandContext(t.Context(), python, "-m", "unittest", "-v")
-	cmd.Dir = "scripts"
-	// No __pycache__ in the source tree.
-	cmd.Env = append(os.Environ(), "PYTHONDONTWRITEBYTECODE=1")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("python3 -m unittest in %s: %v\n%s", cmd.Dir, err, out)
-	}
-	t.Logf("%s", out)
+	runScriptTests(t)
 }
 
 func TestPruneSnapshotsStepJSON(t *testing.T) {
@@ -109,23 +88,8 @@ func TestPruneSnapshotsStepJSON(t *testing.T) {
 }
 
 func TestPruneSnapshotsScriptEmbedded(t *testing.T) {
-	onDisk, err := os.ReadFile(filepath.Join("scripts", "prune_snapshots.py"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := PruneSnapshotsScript()
-	if !bytes.Equal(got, onDisk) {
-		t.Error("PruneSnapshotsScript differs from scripts/prune_snapshots.py")
-	}
-	got[0] ^= 0xff
-	if !bytes.Equal(PruneSnapshotsScript(), onDisk) {
-		t.Error("changing the returned bytes changed the embedded script")
-	}
-	for _, want := range []string{"def handler(events, context):", "get_paginator(\"describe_snapshots\")"} {
-		if !bytes.Contains(onDisk, []byte(want)) {
-			t.Errorf("script lacks %q", want)
-		}
-	}
+	checkEmbeddedScript(t, "PruneSnapshotsScript", PruneSnapshotsScript, "prune_snapshots.py",
+		"def handler(events, context):", "get_paginator(\"describe_snapshots\")")
 }
 
 // TestPruneSnapshotsStepSize keeps the step well inside SSM's 64 KB limit

@@ -23,13 +23,7 @@ print("same" if ast.dump(full) == ast.dump(step) else "different")
 // TestStepScriptsKeepTheCode proves that the text a step carries is the
 // same Python program as the reviewed script.
 func TestStepScriptsKeepTheCode(t *testing.T) {
-	python, err := exec.LookPath("python3")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("python3 is required under CI")
-		}
-		t.Skip("python3 not available")
-	}
+	python := requirePython(t)
 	for name, src := range map[string]string{
 		"prune_snapshots.py": pruneSnapshotsScript,
 		"copy_snapshots.py":  copySnapshotsScript,

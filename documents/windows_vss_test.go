@@ -1,7 +1,6 @@
 package documents
 
 import (
-	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -42,13 +41,7 @@ func TestVSSPreflightStep(t *testing.T) {
 // TestVSSPreflightStepKeepsTheCode proves with Python's parser that the
 // step text is the same program as the script.
 func TestVSSPreflightStepKeepsTheCode(t *testing.T) {
-	python, err := exec.LookPath("python3")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("python3 is required under CI")
-		}
-		t.Skip("python3 not available")
-	}
+	python := requirePython(t)
 	dump := func(src string) string {
 		cmd := exec.CommandContext(t.Context(), python, "-c",
 			"import ast,sys\ntree=ast.parse(sys.stdin.read())\nif tree.body and isinstance(tree.body[0],ast.Expr) and isinstance(tree.body[0].value,ast.Constant): tree.body=tree.body[1:]\nprint(ast.dump(tree))")

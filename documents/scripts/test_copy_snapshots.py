@@ -6,74 +6,28 @@ reach the network. Run from this directory: python3 -m unittest -v
 """
 
 import contextlib
-import datetime
 import io
 import json
-import os
 import unittest
-from unittest import mock
-
-from botocore.stub import Stubber
 
 import copy_snapshots as cs
+import stubbed_aws
+from stubbed_aws import INSTANCE, NOW, POLICY, FakeClock
 
-UTC = datetime.timezone.utc
-POLICY = "mysql-fleet"
-INSTANCE = "i-0123456789abcdef0"
 RUN = "3f6c2a1e-8b7d-4c2e-9a51-0d4b6e7f8a90"
 SOURCE = "us-east-1"
 DEST = "us-west-2"
 ACCOUNT = "111122223333"
-NOW = datetime.datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 
-_env = mock.patch.dict(os.environ, {
-    "AWS_ACCESS_KEY_ID": "AKIAIOSFODNN7EXAMPLE",
-    "AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
-    "AWS_SESSION_TOKEN": "fake-session-token",
-    "AWS_DEFAULT_REGION": SOURCE,
-    "AWS_REGION": SOURCE,
-    "AWS_CONFIG_FILE": os.devnull,
-    "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-    "AWS_EC2_METADATA_DISABLED": "true",
-})
-
-
-def setUpModule():
-    _env.start()
-    for key in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_EC2"):
-        os.environ.pop(key, None)
-
-
-def tearDownModule():
-    _env.stop()
-
-
-def _no_network(request, **kwargs):
-    raise AssertionError("a request reached the network layer: %s" % request.url)
+setUpModule, tearDownModule = stubbed_aws.module_fixtures(SOURCE)
 
 
 def tags(run=None, policy=POLICY, instance=INSTANCE, extra=()):
-    out = []
-    if policy is not None:
-        out.append({"Key": cs.TAG_POLICY, "Value": policy})
-    if instance is not None:
-        out.append({"Key": cs.TAG_INSTANCE, "Value": instance})
-    if run is not None:
-        out.append({"Key": cs.TAG_RUN, "Value": run})
-    out.append({"Key": "ssm-backup:consistency", "Value": "filesystem"})
-    out.extend(extra)
-    return out
+    return stubbed_aws.snapshot_tags(cs, "filesystem", policy=policy, instance=instance, run=run, extra=extra)
 
 
 def snap(sid, state="completed", hours_ago=0.0, run=None, **kw):
-    return {
-        "SnapshotId": sid,
-        "State": state,
-        "StartTime": NOW - datetime.timedelta(hours=hours_ago),
-        "VolumeId": "vol-" + sid[5:],
-        "OwnerId": "123456789012",
-        "Tags": tags(run=run, **kw),
-    }
+    return stubbed_aws.snapshot(sid, tags(run=run, **kw), state, hours_ago)
 
 
 def copy_of(source_id, copy_id, region=SOURCE, run="r"):
@@ -106,43 +60,11 @@ def list_params(**extra):
     return p
 
 
-class Clients:
+class Clients(stubbed_aws.RegionClients):
     """A stubbed EC2 client per region."""
 
     def __init__(self):
-        self.clients, self.stubbers = {}, {}
-
-    def __call__(self, region):
-        if region not in self.clients:
-            raise AssertionError("unexpected client for region %s" % region)
-        return self.clients[region]
-
-    def stub(self, region):
-        if region not in self.clients:
-            c = cs._clients()(region)
-            c.meta.events.register("before-send", _no_network)
-            self.clients[region] = c
-            self.stubbers[region] = Stubber(c)
-            self.stubbers[region].activate()
-        return self.stubbers[region]
-
-    def done(self):
-        for s in self.stubbers.values():
-            s.assert_no_pending_responses()
-            s.deactivate()
-
-
-class FakeClock:
-    def __init__(self):
-        self.t = 0.0
-        self.sleeps = []
-
-    def __call__(self):
-        return self.t
-
-    def sleep(self, seconds):
-        self.sleeps.append(seconds)
-        self.t += seconds
+        super().__init__(lambda region: cs._clients()(region))
 
 
 def run_copy(clients, ev, clock=None):

@@ -8,51 +8,23 @@ Run from this directory: python3 -m unittest -v
 import contextlib
 import datetime
 import io
-import os
 import unittest
 from unittest import mock
 
 from botocore.stub import Stubber
 
 import drill_restore as dr
+import stubbed_aws
+from stubbed_aws import INSTANCE, NOW, POLICY, FakeClock
 
-UTC = datetime.timezone.utc
-POLICY = "mysql-fleet"
-INSTANCE = "i-0123456789abcdef0"
 DRILL = "i-0fedcba9876543210"
 RUN = "9d3c2a1e-8b7d-4c2e-9a51-0d4b6e7f8a90"
-NOW = datetime.datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 
-_env = mock.patch.dict(os.environ, {
-    "AWS_ACCESS_KEY_ID": "AKIAIOSFODNN7EXAMPLE",
-    "AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
-    "AWS_SESSION_TOKEN": "fake-session-token",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_REGION": "us-east-1",
-    "AWS_CONFIG_FILE": os.devnull,
-    "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-    "AWS_EC2_METADATA_DISABLED": "true",
-})
-
-
-def setUpModule():
-    _env.start()
-    for key in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_EC2"):
-        os.environ.pop(key, None)
-
-
-def tearDownModule():
-    _env.stop()
-
-
-def _no_network(request, **kwargs):
-    raise AssertionError("a request reached the network layer: %s" % request.url)
+setUpModule, tearDownModule = stubbed_aws.module_fixtures()
 
 
 def new_client():
-    c = dr._ec2_client()
-    c.meta.events.register("before-send", _no_network)
-    return c
+    return stubbed_aws.offline(dr._ec2_client())
 
 
 def snap(sid, volume, run, hours_ago=1.0, state="completed", tier=None, policy=POLICY, copy=False):
@@ -90,17 +62,6 @@ def volume_tags(sid):
     return [{"Key": dr.TAG_DRILL, "Value": POLICY}, {"Key": dr.TAG_RUN, "Value": RUN},
             {"Key": dr.TAG_SOURCE_SNAPSHOT, "Value": sid},
             {"Key": "Name", "Value": "ssm-backup restore drill of " + POLICY}]
-
-
-class Clock:
-    def __init__(self):
-        self.t = 0.0
-
-    def __call__(self):
-        return self.t
-
-    def sleep(self, s):
-        self.t += s
 
 
 class PickTests(unittest.TestCase):
@@ -153,7 +114,7 @@ class RestoreTests(unittest.TestCase):
                 "TagSpecifications": [{"ResourceType": "volume", "Tags": volume_tags("snap-3")}]})
             st.add_response("describe_volumes", {"Volumes": [{"VolumeId": "vol-new", "State": "creating"}]}, {"VolumeIds": ["vol-new"]})
             st.add_response("describe_volumes", {"Volumes": [{"VolumeId": "vol-new", "State": "available"}]}, {"VolumeIds": ["vol-new"]})
-            clock = Clock()
+            clock = FakeClock()
             got = dr.restore(self.events(), client, clock, clock.sleep)
             st.assert_no_pending_responses()
         self.assertEqual(got["volumeId"], "vol-new")
@@ -187,7 +148,7 @@ class RestoreTests(unittest.TestCase):
             st.add_response("create_volume", {"VolumeId": "vol-new", "State": "creating"}, None)
             for _ in range(4):
                 st.add_response("describe_volumes", {"Volumes": [{"VolumeId": "vol-new", "State": "creating"}]}, {"VolumeIds": ["vol-new"]})
-            clock = Clock()
+            clock = FakeClock()
             with self.assertRaisesRegex(dr.DrillFailed, "still creating after 20 s"):
                 dr.restore(self.events(), client, clock, clock.sleep)
         client = new_client()
@@ -224,7 +185,7 @@ class CleanupTests(unittest.TestCase):
             st.add_response("describe_volumes", {"Volumes": [{"VolumeId": "vol-2", "State": "available"}]}, {"VolumeIds": ["vol-2"]})
             st.add_response("delete_volume", {}, {"VolumeId": "vol-2"})
             st.add_response("delete_volume", {}, {"VolumeId": "vol-3"})
-            clock = Clock()
+            clock = FakeClock()
             got = dr.cleanup({"PolicyName": POLICY, "RunId": RUN, "Now": NOW.isoformat()}, client, clock, clock.sleep)
             st.assert_no_pending_responses()
         # vol-4 belongs to a recent drill of another execution: left alone.

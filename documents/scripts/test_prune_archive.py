@@ -8,47 +8,17 @@ Run from this directory: python3 -m unittest -v
 import contextlib
 import io
 import json
-import os
 import unittest
-from unittest import mock
 
 from botocore.stub import Stubber
 
 import prune_snapshots as ps
-from test_prune_snapshots import RUN, describe_params, events, snap
+import stubbed_aws
+from test_prune_snapshots import RUN, describe_params, events, new_client, snap
 
-_env = mock.patch.dict(os.environ, {
-    "AWS_ACCESS_KEY_ID": "AKIAIOSFODNN7EXAMPLE",
-    "AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
-    "AWS_SESSION_TOKEN": "fake-session-token",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_REGION": "us-east-1",
-    "AWS_CONFIG_FILE": os.devnull,
-    "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-    "AWS_EC2_METADATA_DISABLED": "true",
-})
+setUpModule, tearDownModule = stubbed_aws.module_fixtures()
 
 DAY = 24.0
-
-
-def setUpModule():
-    _env.start()
-    for key in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_EC2"):
-        os.environ.pop(key, None)
-
-
-def tearDownModule():
-    _env.stop()
-
-
-def _no_network(request, **kwargs):
-    raise AssertionError("a request reached the network layer: %s" % request.url)
-
-
-def new_client():
-    c = ps._ec2_client()
-    c.meta.events.register("before-send", _no_network)
-    return c
 
 
 def tier(sid, status=None):

@@ -8,49 +8,24 @@ Run from this directory: python3 -m unittest -v
 import contextlib
 import io
 import json
-import os
 import unittest
 from unittest import mock
 
 from botocore.stub import Stubber
 
 import prune_snapshots as ps
+import stubbed_aws
 from test_prune_snapshots import INSTANCE, POLICY, RUN, describe_params, events, snap
 
 SOURCE = "us-east-1"
 DEST = "us-west-2"
 OTHER = "eu-west-1"
 
-_env = mock.patch.dict(os.environ, {
-    "AWS_ACCESS_KEY_ID": "AKIAIOSFODNN7EXAMPLE",
-    "AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
-    "AWS_SESSION_TOKEN": "fake-session-token",
-    "AWS_DEFAULT_REGION": SOURCE,
-    "AWS_REGION": SOURCE,
-    "AWS_CONFIG_FILE": os.devnull,
-    "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-    "AWS_EC2_METADATA_DISABLED": "true",
-})
-
-
-def setUpModule():
-    _env.start()
-    for key in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_EC2"):
-        os.environ.pop(key, None)
-
-
-def tearDownModule():
-    _env.stop()
-
-
-def _no_network(request, **kwargs):
-    raise AssertionError("a request reached the network layer: %s" % request.url)
+setUpModule, tearDownModule = stubbed_aws.module_fixtures(SOURCE)
 
 
 def client(region):
-    c = ps._region_client(region)
-    c.meta.events.register("before-send", _no_network)
-    return c
+    return stubbed_aws.offline(ps._region_client(region))
 
 
 def copy(sid, source=SOURCE, **kw):
@@ -70,20 +45,8 @@ def copy_events(copies, **kw):
     return events(Copies=copies, SourceRegion=SOURCE, **kw)
 
 
-class Regions:
-    def __init__(self, *regions):
-        self.clients = {r: client(r) for r in regions}
-        self.stubbers = {r: Stubber(c) for r, c in self.clients.items()}
-        for s in self.stubbers.values():
-            s.activate()
-
-    def __call__(self, region):
-        return self.clients[region]
-
-    def done(self):
-        for s in self.stubbers.values():
-            s.assert_no_pending_responses()
-            s.deactivate()
+def Regions(*regions):
+    return stubbed_aws.RegionClients(ps._region_client, regions)
 
 
 def run(regions, source_client, ev):

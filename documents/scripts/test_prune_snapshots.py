@@ -24,72 +24,28 @@ from unittest import mock
 from botocore.stub import Stubber
 
 import prune_snapshots as ps
+import stubbed_aws
+from stubbed_aws import INSTANCE, NOW, POLICY
 
-UTC = datetime.timezone.utc
-POLICY = "mysql-fleet"
-INSTANCE = "i-0123456789abcdef0"
 RUN = "3f6c2a1e-8b7d-4c2e-9a51-0d4b6e7f8a90"
-NOW = datetime.datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 
-_env = mock.patch.dict(os.environ, {
-    "AWS_ACCESS_KEY_ID": "AKIAIOSFODNN7EXAMPLE",
-    "AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
-    "AWS_SESSION_TOKEN": "fake-session-token",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_REGION": "us-east-1",
-    "AWS_CONFIG_FILE": os.devnull,
-    "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-    "AWS_EC2_METADATA_DISABLED": "true",
-})
-
-
-def setUpModule():
-    _env.start()
-    for key in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_EC2"):
-        os.environ.pop(key, None)
-
-
-def tearDownModule():
-    _env.stop()
-
-
-def _no_network(request, **kwargs):
-    raise AssertionError("a request reached the network layer: %s" % request.url)
+setUpModule, tearDownModule = stubbed_aws.module_fixtures()
 
 
 def new_client():
-    client = ps._ec2_client()
-    client.meta.events.register("before-send", _no_network)
-    return client
+    return stubbed_aws.offline(ps._ec2_client())
 
 
 def new_ssm_client():
-    client = ps._ssm_client()
-    client.meta.events.register("before-send", _no_network)
-    return client
+    return stubbed_aws.offline(ps._ssm_client())
 
 
 def tags(policy=POLICY, instance=INSTANCE, run=None):
-    out = []
-    if policy is not None:
-        out.append({"Key": ps.TAG_POLICY, "Value": policy})
-    if instance is not None:
-        out.append({"Key": ps.TAG_INSTANCE, "Value": instance})
-    if run is not None:
-        out.append({"Key": ps.TAG_RUN, "Value": run})
-    out.append({"Key": "ssm-backup:consistency", "Value": "application"})
-    return out
+    return stubbed_aws.snapshot_tags(ps, "application", policy=policy, instance=instance, run=run)
 
 
 def snap(sid, state="completed", hours_ago=0.0, run=None, **tag_kw):
-    return {
-        "SnapshotId": sid,
-        "State": state,
-        "StartTime": NOW - datetime.timedelta(hours=hours_ago),
-        "VolumeId": "vol-" + sid[5:],
-        "OwnerId": "123456789012",
-        "Tags": tags(run=run, **tag_kw),
-    }
+    return stubbed_aws.snapshot(sid, tags(run=run, **tag_kw), state, hours_ago)
 
 
 def events(**kw):

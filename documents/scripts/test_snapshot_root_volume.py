@@ -2,7 +2,6 @@
 botocore's Stubber. Run from this directory: python3 -m unittest -v
 """
 
-import os
 import unittest
 from unittest import mock
 
@@ -10,28 +9,12 @@ import boto3
 from botocore.stub import Stubber
 
 import snapshot_root_volume as sr
+import stubbed_aws
+from stubbed_aws import INSTANCE
 
-INSTANCE = "i-0123456789abcdef0"
 TAGS = [{"Key": "ssm-backup:policy", "Value": "win-root"}]
 
-_env = mock.patch.dict(os.environ, {
-    "AWS_ACCESS_KEY_ID": "AKIAIOSFODNN7EXAMPLE",
-    "AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_CONFIG_FILE": os.devnull,
-    "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-    "AWS_EC2_METADATA_DISABLED": "true",
-})
-
-
-def setUpModule():
-    _env.start()
-    for key in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_EC2"):
-        os.environ.pop(key, None)
-
-
-def tearDownModule():
-    _env.stop()
+setUpModule, tearDownModule = stubbed_aws.module_fixtures()
 
 
 def bdm(device, vol):
@@ -52,7 +35,7 @@ class PlanTest(unittest.TestCase):
 
 class HandlerTest(unittest.TestCase):
     def run_handler(self, mappings, spec):
-        ec2 = boto3.client("ec2", region_name="us-east-1")
+        ec2 = stubbed_aws.offline(boto3.client("ec2", region_name="us-east-1"))
         stub = Stubber(ec2)
         stub.add_response("describe_instances", {"Reservations": [{"Instances": [
             {"InstanceId": INSTANCE, "RootDeviceName": "/dev/sda1", "BlockDeviceMappings": mappings}]}]},

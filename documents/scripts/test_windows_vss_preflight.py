@@ -3,38 +3,21 @@ the handler on real boto3 clients whose calls botocore's Stubber answers.
 Run from this directory: python3 -m unittest -v
 """
 
-import os
 import unittest
 from unittest import mock
 
 import boto3
 from botocore.stub import Stubber
 
+import stubbed_aws
 import windows_vss_preflight as wp
+from stubbed_aws import INSTANCE
 
-INSTANCE = "i-0123456789abcdef0"
 SMALL = "t2.nano,t2.micro,t3.nano,t3.micro,t3a.nano,t3a.micro"
 SETTINGS = {"InstanceId": INSTANCE, "MinAgentVersion": "3.0.502.0", "UnsupportedTypes": SMALL, "InstallPackages": "false"}
 WINDOWS = {"PlatformType": "Windows", "AgentVersion": "3.3.40.0"}
 
-_env = mock.patch.dict(os.environ, {
-    "AWS_ACCESS_KEY_ID": "AKIAIOSFODNN7EXAMPLE",
-    "AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_CONFIG_FILE": os.devnull,
-    "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-    "AWS_EC2_METADATA_DISABLED": "true",
-})
-
-
-def setUpModule():
-    _env.start()
-    for key in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_EC2", "AWS_ENDPOINT_URL_SSM"):
-        os.environ.pop(key, None)
-
-
-def tearDownModule():
-    _env.stop()
+setUpModule, tearDownModule = stubbed_aws.module_fixtures()
 
 
 class VersionTest(unittest.TestCase):
@@ -87,8 +70,8 @@ class CheckTest(unittest.TestCase):
 
 class HandlerTest(unittest.TestCase):
     def _clients(self, info, itype, inventory):
-        ssm = boto3.client("ssm", region_name="us-east-1")
-        ec2 = boto3.client("ec2", region_name="us-east-1")
+        ssm = stubbed_aws.offline(boto3.client("ssm", region_name="us-east-1"))
+        ec2 = stubbed_aws.offline(boto3.client("ec2", region_name="us-east-1"))
         s, e = Stubber(ssm), Stubber(ec2)
         s.add_response("describe_instance_information", {"InstanceInformationList": info},
                        {"Filters": [{"Key": "InstanceIds", "Values": [INSTANCE]}]})
