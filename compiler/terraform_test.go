@@ -1369,6 +1369,9 @@ func newTFRunner(t *testing.T) *tfRunner {
 	if err != nil {
 		// Not installed here: TestTerraform's structural, reference and
 		// escaping checks stand in for terraform validate.
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("terraform is required under CI (it is on this project's machine image): %v", err)
+		}
 		t.Skip("terraform is not on PATH; TestTerraform's structural checks stand in for terraform validate")
 	}
 	rc := filepath.Join(t.TempDir(), "terraformrc")
@@ -1439,6 +1442,9 @@ func TestTerraformValidate(t *testing.T) {
 	r := newTFRunner(t)
 	mirror := tfProviderMirror()
 	if mirror == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("terraform is on PATH, but no local mirror holds hashicorp/aws (set SSM_BACKUP_TERRAFORM_PLUGIN_DIR); under CI terraform validate must run")
+		}
 		t.Skip("terraform is on PATH, but no local mirror holds hashicorp/aws (set SSM_BACKUP_TERRAFORM_PLUGIN_DIR); TestTerraform's structural checks stand in for terraform validate")
 	}
 	sets := tfCompiledSets(t)

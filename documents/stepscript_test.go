@@ -71,10 +71,7 @@ func TestStepScriptNegativeControl(t *testing.T) {
 	if !strings.HasSuffix(got, "\nx = 1\n") || strings.Contains(got, "One line") {
 		t.Errorf("one-line module docstring: %q", got)
 	}
-	python, err := exec.LookPath("python3")
-	if err != nil {
-		t.Skip("python3 not available")
-	}
+	python := requirePython(t)
 	dir := t.TempDir()
 	a, b := filepath.Join(dir, "a.py"), filepath.Join(dir, "b.py")
 	_ = os.WriteFile(a, []byte("\"\"\"doc\"\"\"\nx = 1\n"), 0o644)
