@@ -38,6 +38,7 @@ const (
 	WarnWindowTooShort    = "W007"
 	WarnDSTAmbiguous      = "W008"
 	WarnStoppedDowntime   = "W009"
+	WarnArchiveUnreached  = "W010"
 )
 
 // Warnings lists every warning Validate reports, in code order.
@@ -51,6 +52,7 @@ var Warnings = []WarningInfo{
 	{WarnWindowTooShort, "the window is too short to back up the expected fleet at this concurrency"},
 	{WarnDSTAmbiguous, "runs fall in an hour that daylight saving time skips or repeats"},
 	{WarnStoppedDowntime, "consistency stopped: every running instance is stopped inside the window (downtime)"},
+	{WarnArchiveUnreached, "retention by count may delete snapshots before they are old enough for the archive tier"},
 }
 
 // EstimatedInstanceTime is how long W007 counts for backing up one instance:
@@ -1118,6 +1120,7 @@ func (v *validator) warnings() {
 			"consistency stopped causes downtime: the instances are stopped and started again inside the window")
 	}
 	v.shortRetention()
+	v.archiveUnreached()
 	v.databaseConcurrency()
 	v.windowTooShort()
 	v.dstAmbiguous()
@@ -1162,6 +1165,29 @@ func (v *validator) shortRetention() {
 				"retention count %d keeps as little as %s of history", *r.Count, formatDuration(span))
 		}
 	}
+}
+
+// archiveUnreached warns when count retention may delete every set before it
+// is archive.after old: runs as little as MinInterval apart keep the newest
+// count sets for as little as count × MinInterval. (maxAge ≤ after is an
+// error already: nothing would ever be archived.)
+func (v *validator) archiveUnreached() {
+	r, a := v.p.Spec.Retention, v.p.Spec.Archive
+	// An archive age under the minimum is an error already.
+	if r == nil || r.Count == nil || *r.Count < 1 || a == nil || a.After.Value < minArchiveAfter || v.sched == nil {
+		return
+	}
+	interval := v.sched.MinInterval(v.loc)
+	if interval <= 0 {
+		return
+	}
+	span := time.Duration(*r.Count) * interval
+	if span/interval != time.Duration(*r.Count) || span >= a.After.Value {
+		return
+	}
+	v.warnf(WarnArchiveUnreached, v.src.Value("spec.archive.after"), "spec.archive.after",
+		fmt.Sprintf("runs can be as little as %s apart, so the newest %d sets may cover only %s and be deleted before any reaches %s; use \"retention: {maxAge: ...}\" longer than %s, or a count of at least %d", formatDuration(interval), *r.Count, formatDuration(span), a.After, a.After, int((a.After.Value+interval-1)/interval)+1),
+		"archive after %s may never happen: retention count %d keeps as little as %s", a.After, *r.Count, formatDuration(span))
 }
 
 func (v *validator) databaseConcurrency() {
