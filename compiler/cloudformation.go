@@ -201,6 +201,52 @@ func addSharedResources(t *Template, linuxName string, linux documents.CommandDo
 	}
 }
 
+// addWindowResources adds a maintenance window, its target and its
+// Automation task, named prefix+"Window", prefix+"WindowTarget" and
+// prefix+"WindowTask": the task runs the runbook with logical id runbook on
+// each target, assuming the role with logical id assumeRole, and the window
+// runs as the role with logical id windowRole.
+func addWindowResources(t *Template, prefix string, w WindowInputs, tags []CFNTag, runbook, windowRole, assumeRole string) {
+	l := prefix
+	cw := w.CreateMaintenanceWindow
+	t.Resources[l+"Window"] = Resource{
+		Type: "AWS::SSM::MaintenanceWindow",
+		Properties: windowProperties{
+			Name: cw.Name, Description: cw.Description, Schedule: cw.Schedule,
+			ScheduleTimezone: cw.ScheduleTimezone, ScheduleOffset: cw.ScheduleOffset,
+			Duration: cw.Duration, Cutoff: cw.Cutoff, AllowUnassociatedTargets: cw.AllowUnassociatedTargets,
+			Tags: tags,
+		},
+	}
+	rt := w.RegisterTargetWithMaintenanceWindow
+	t.Resources[l+"WindowTarget"] = Resource{
+		Type: "AWS::SSM::MaintenanceWindowTarget",
+		Properties: windowTargetProperties{
+			WindowId: ref{Ref: l + "Window"}, Name: rt.Name, Description: rt.Description,
+			ResourceType: rt.ResourceType, Targets: rt.Targets,
+		},
+	}
+	rk := w.RegisterTaskWithMaintenanceWindow
+	t.Resources[l+"WindowTask"] = Resource{
+		Type: "AWS::SSM::MaintenanceWindowTask",
+		Properties: windowTaskProperties{
+			WindowId: ref{Ref: l + "Window"}, Name: rk.Name, Description: rk.Description,
+			TaskArn: ref{Ref: runbook}, TaskType: rk.TaskType,
+			ServiceRoleArn: getAtt{GetAtt: [2]string{windowRole, "Arn"}},
+			Priority:       rk.Priority, MaxConcurrency: rk.MaxConcurrency, MaxErrors: rk.MaxErrors,
+			CutoffBehavior: rk.CutoffBehavior,
+			Targets:        []cfnTaskTarget{{Key: "WindowTargetIds", Values: []ref{{Ref: l + "WindowTarget"}}}},
+			TaskInvocationParameters: cfnTaskInvocation{Automation: cfnAutomationParameters{
+				DocumentVersion: rk.TaskInvocationParameters.Automation.DocumentVersion,
+				Parameters: map[string]any{
+					"InstanceId":           []string{"{{RESOURCE_ID}}"},
+					"AutomationAssumeRole": []any{getAtt{GetAtt: [2]string{assumeRole, "Arn"}}},
+				},
+			}},
+		},
+	}
+}
+
 // addPolicyResources adds every resource of one policy to the template.
 func addPolicyResources(t *Template, p *PolicyPlan, a *policyArtifacts) {
 	n := p.Names
@@ -267,43 +313,7 @@ func addPolicyResources(t *Template, p *PolicyPlan, a *policyArtifacts) {
 		},
 	}
 	w := a.window
-	cw := w.CreateMaintenanceWindow
-	t.Resources[l+"Window"] = Resource{
-		Type: "AWS::SSM::MaintenanceWindow",
-		Properties: windowProperties{
-			Name: cw.Name, Description: cw.Description, Schedule: cw.Schedule,
-			ScheduleTimezone: cw.ScheduleTimezone, ScheduleOffset: cw.ScheduleOffset,
-			Duration: cw.Duration, Cutoff: cw.Cutoff, AllowUnassociatedTargets: cw.AllowUnassociatedTargets,
-			Tags: tags,
-		},
-	}
-	rt := w.RegisterTargetWithMaintenanceWindow
-	t.Resources[l+"WindowTarget"] = Resource{
-		Type: "AWS::SSM::MaintenanceWindowTarget",
-		Properties: windowTargetProperties{
-			WindowId: ref{Ref: l + "Window"}, Name: rt.Name, Description: rt.Description,
-			ResourceType: rt.ResourceType, Targets: rt.Targets,
-		},
-	}
-	rk := w.RegisterTaskWithMaintenanceWindow
-	t.Resources[l+"WindowTask"] = Resource{
-		Type: "AWS::SSM::MaintenanceWindowTask",
-		Properties: windowTaskProperties{
-			WindowId: ref{Ref: l + "Window"}, Name: rk.Name, Description: rk.Description,
-			TaskArn: ref{Ref: l + "Runbook"}, TaskType: rk.TaskType,
-			ServiceRoleArn: getAtt{GetAtt: [2]string{l + "WindowRole", "Arn"}},
-			Priority:       rk.Priority, MaxConcurrency: rk.MaxConcurrency, MaxErrors: rk.MaxErrors,
-			CutoffBehavior: rk.CutoffBehavior,
-			Targets:        []cfnTaskTarget{{Key: "WindowTargetIds", Values: []ref{{Ref: l + "WindowTarget"}}}},
-			TaskInvocationParameters: cfnTaskInvocation{Automation: cfnAutomationParameters{
-				DocumentVersion: rk.TaskInvocationParameters.Automation.DocumentVersion,
-				Parameters: map[string]any{
-					"InstanceId":           []string{"{{RESOURCE_ID}}"},
-					"AutomationAssumeRole": []any{getAtt{GetAtt: [2]string{l + "AutomationRole", "Arn"}}},
-				},
-			}},
-		},
-	}
+	addWindowResources(t, l, w, tags, l+"Runbook", l+"WindowRole", l+"AutomationRole")
 	t.Outputs[l+"InstanceProfile"] = Output{
 		Description: "Attach this instance profile to the instances of policy " + n.Policy,
 		Value:       ref{Ref: l + "InstanceProfile"},

@@ -133,13 +133,14 @@ func checkRunbookSize(pp *PolicyPlan) error {
 	return nil
 }
 
-// lowerRetention is the retention of a copy, read as the policy's is.
+// lowerRetention is the retention of the policy or of one of its copies.
 func lowerRetention(r *policies.Retention) *RetentionPlan {
 	rp := &RetentionPlan{MinKeep: 1}
 	if r.Count != nil {
 		rp.KeepCount = *r.Count
 	}
 	if r.MaxAge != nil {
+		// Whole days, rounded up: a policy never keeps less than it says.
 		day := 24 * time.Hour
 		rp.MaxAgeDays = int((r.MaxAge.Value + day - 1) / day)
 	}

@@ -267,42 +267,7 @@ func addDrillResources(t *Template, p *PolicyPlan) {
 		},
 	}
 	w := buildDrillWindow(p)
-	cw := w.CreateMaintenanceWindow
-	t.Resources[l+"DrillWindow"] = Resource{
-		Type: "AWS::SSM::MaintenanceWindow",
-		Properties: windowProperties{
-			Name: cw.Name, Description: cw.Description, Schedule: cw.Schedule,
-			ScheduleTimezone: cw.ScheduleTimezone, Duration: cw.Duration, Cutoff: cw.Cutoff,
-			AllowUnassociatedTargets: cw.AllowUnassociatedTargets, Tags: tags,
-		},
-	}
-	rt := w.RegisterTargetWithMaintenanceWindow
-	t.Resources[l+"DrillWindowTarget"] = Resource{
-		Type: "AWS::SSM::MaintenanceWindowTarget",
-		Properties: windowTargetProperties{
-			WindowId: ref{Ref: l + "DrillWindow"}, Name: rt.Name, Description: rt.Description,
-			ResourceType: rt.ResourceType, Targets: rt.Targets,
-		},
-	}
-	rk := w.RegisterTaskWithMaintenanceWindow
-	t.Resources[l+"DrillWindowTask"] = Resource{
-		Type: "AWS::SSM::MaintenanceWindowTask",
-		Properties: windowTaskProperties{
-			WindowId: ref{Ref: l + "DrillWindow"}, Name: rk.Name, Description: rk.Description,
-			TaskArn: ref{Ref: l + "DrillRunbook"}, TaskType: rk.TaskType,
-			ServiceRoleArn: getAtt{GetAtt: [2]string{l + "WindowRole", "Arn"}},
-			Priority:       rk.Priority, MaxConcurrency: rk.MaxConcurrency, MaxErrors: rk.MaxErrors,
-			CutoffBehavior: rk.CutoffBehavior,
-			Targets:        []cfnTaskTarget{{Key: "WindowTargetIds", Values: []ref{{Ref: l + "DrillWindowTarget"}}}},
-			TaskInvocationParameters: cfnTaskInvocation{Automation: cfnAutomationParameters{
-				DocumentVersion: rk.TaskInvocationParameters.Automation.DocumentVersion,
-				Parameters: map[string]any{
-					"InstanceId":           []string{"{{RESOURCE_ID}}"},
-					"AutomationAssumeRole": []any{getAtt{GetAtt: [2]string{l + "DrillRole", "Arn"}}},
-				},
-			}},
-		},
-	}
+	addWindowResources(t, l+"Drill", w, tags, l+"DrillRunbook", l+"WindowRole", l+"DrillRole")
 	if t.Outputs != nil { // a caller may want the resources only
 		t.Outputs[l+"DrillWindow"] = Output{
 			Description: "Restore drill window of policy " + n.Policy,

@@ -244,19 +244,7 @@ func lowerPolicy(p *policies.Policy) (*PolicyPlan, error) {
 	pp.Snapshot.TimeoutSeconds = timeout
 	pp.RunCommandTimeoutSeconds = timeout + 60
 	if r := s.Retention; r != nil {
-		rp := &RetentionPlan{MinKeep: 1}
-		if r.Count != nil {
-			rp.KeepCount = *r.Count
-		}
-		if r.MaxAge != nil {
-			// Whole days, rounded up: a policy never keeps less than it says.
-			day := 24 * time.Hour
-			rp.MaxAgeDays = int((r.MaxAge.Value + day - 1) / day)
-		}
-		if r.MinKeep != nil {
-			rp.MinKeep = *r.MinKeep
-		}
-		pp.Retention = rp
+		pp.Retention = lowerRetention(r)
 	}
 	lowerWindows(p, pp) // windows.go
 	if err := lowerLifecycle(p, pp); err != nil {
