@@ -8,6 +8,18 @@ import (
 	"github.com/ssm-backup/ssm-backup/policies"
 )
 
+// unsupportedAt is the error for a valid feature this compiler cannot
+// generate yet, at the key of path; advice says what to do instead.
+func unsupportedAt(src *policies.Source, path, what, advice string) diag.Diagnostic {
+	return diag.Diagnostic{
+		Severity: diag.Error,
+		Summary:  fmt.Sprintf("%s is not yet supported by this compiler", what),
+		Detail:   "the policy is valid, but no artifacts can be generated for it yet; " + advice,
+		Range:    src.Key(path),
+		Path:     path,
+	}
+}
+
 // CheckSupported reports the parts of the language this compiler cannot
 // compile yet. They are errors, never silently ignored: a policy that asks
 // for a copy off-site must not deploy without one.
@@ -17,13 +29,7 @@ func CheckSupported(ps []*policies.Policy) diag.Diagnostics {
 		s := p.Spec
 		src := p.Source
 		unsupported := func(path, what string) {
-			ds = append(ds, diag.Diagnostic{
-				Severity: diag.Error,
-				Summary:  fmt.Sprintf("%s is not yet supported by this compiler", what),
-				Detail:   "the policy is valid, but no artifacts can be generated for it yet; remove the field or wait for a release that compiles it",
-				Range:    src.Key(path),
-				Path:     path,
-			})
+			ds = append(ds, unsupportedAt(src, path, what, "remove the field or wait for a release that compiles it"))
 		}
 		if s.Platform == policies.Windows {
 			ds = append(ds, checkWindowsSupported(p)...) // windows_support.go

@@ -17,13 +17,7 @@ func checkWindowsSupported(p *policies.Policy) diag.Diagnostics {
 	s := p.Spec
 	src := p.Source
 	unsupported := func(path, what string) {
-		ds = append(ds, diag.Diagnostic{
-			Severity: diag.Error,
-			Summary:  fmt.Sprintf("%s is not yet supported by this compiler", what),
-			Detail:   "the policy is valid, but no artifacts can be generated for it yet; use the managed VSS path (the default) or \"consistency: stopped\"",
-			Range:    src.Key(path),
-			Path:     path,
-		})
+		ds = append(ds, unsupportedAt(src, path, what, "use the managed VSS path (the default) or \"consistency: stopped\""))
 	}
 	if s.Consistency == policies.Crash {
 		// Crash-consistent data volumes would need a runbook that calls
