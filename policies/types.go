@@ -32,6 +32,7 @@ type Metadata struct {
 
 // Spec is what a policy asks for.
 type Spec struct {
+	Engine       Engine            `yaml:"engine,omitempty" json:"engine,omitempty" jsonschema:"enum=ssm,enum=backup,enum=dlm,default=ssm,description=Which AWS service takes the snapshots: ssm (Systems Manager maintenance windows and runbooks; every feature)\\, backup (an AWS Backup plan\\, vault and selection) or dlm (an Amazon Data Lifecycle Manager policy\\, with this policy's quiesce script as its pre/post script). A field an engine cannot express is an error that names the engines that can."`
 	Platform     Platform          `yaml:"platform" json:"platform" jsonschema:"required,enum=linux,enum=windows,description=Operating system of the target instances."`
 	Targets      Targets           `yaml:"targets" json:"targets" jsonschema:"required,description=Which instances the policy backs up."`
 	Volumes      VolumeSelection   `yaml:"volumes,omitempty" json:"volumes,omitempty" jsonschema:"enum=all,enum=data,enum=root,default=all,description=Which EBS volumes of each instance to snapshot: all\\, data (all but the root volume) or root."`
@@ -47,6 +48,8 @@ type Spec struct {
 	Protection   *Protection       `yaml:"protection,omitempty" json:"protection,omitempty" jsonschema:"description=Extra protection of the snapshots against deletion. The generated roles never delete or share them anyway\\, except retention and the copies the policy asks for."`
 	Tags         map[string]string `yaml:"tags,omitempty" json:"tags,omitempty" jsonschema:"description=Tags applied to every snapshot at creation and to the generated resources: at most 40; ASCII letters\\, digits\\, spaces and _ . : / = + @ -; keys starting with aws: or ssm-backup: are reserved."`
 	RestoreDrill *RestoreDrill     `yaml:"restoreDrill,omitempty" json:"restoreDrill,omitempty" jsonschema:"description=A scheduled drill that proves the newest snapshot restores."`
+	Backup       *BackupSettings   `yaml:"backup,omitempty" json:"backup,omitempty" jsonschema:"description=AWS Backup settings (engine: backup only)."`
+	DLM          *DLMSettings      `yaml:"dlm,omitempty" json:"dlm,omitempty" jsonschema:"description=Amazon Data Lifecycle Manager settings (engine: dlm only)."`
 	Lint         *Lint             `yaml:"lint,omitempty" json:"lint,omitempty" jsonschema:"description=How ssm-backup checks this policy: warnings to leave out."`
 }
 

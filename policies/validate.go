@@ -243,6 +243,7 @@ type validator struct {
 	platform    Platform
 	consistency Consistency
 	volumes     VolumeSelection
+	engineKind  Engine
 	sched       *schedule.Schedule
 	loc         *time.Location
 	// ignore holds the known warning codes of spec.lint.ignore.
@@ -467,6 +468,7 @@ func (v *validator) spec() {
 	v.protection()
 	v.snapshotTags()
 	v.restoreDrill()
+	v.engine()
 	v.lint()
 	v.warnings()
 }
@@ -1201,6 +1203,14 @@ func (v *validator) databaseConcurrency() {
 	if db == "" || v.consistency != Application {
 		return
 	}
+	if v.engineKind == EngineDLM {
+		// Data Lifecycle Manager runs the pre-script on every target at
+		// the scheduled time; it has no concurrency to set.
+		v.warnf(WarnDatabaseAllAtOnce, v.src.Value("spec.engine"), "spec.engine",
+			fmt.Sprintf("Data Lifecycle Manager runs the pre-script on every target instance at once, so every %s instance is locked and frozen at the same time: primaries and their replicas stall together; split the fleet into policies with different schedules, or use \"engine: ssm\" with a small maxConcurrency", db),
+			"engine dlm backs up all of a database fleet at the same time")
+		return
+	}
 	mc := v.p.Spec.Schedule.MaxConcurrency
 	m := percentOrNumber.FindStringSubmatch(mc)
 	if m == nil || m[2] != "%" {
@@ -1295,7 +1305,7 @@ func suggestCode(code string, codes []string) string {
 // before the cutoff.
 func (v *validator) windowTooShort() {
 	s := v.p.Spec
-	if s.Targets.ExpectedInstances == nil || *s.Targets.ExpectedInstances < 1 || v.sched == nil {
+	if v.engineKind != EngineSSM || s.Targets.ExpectedInstances == nil || *s.Targets.ExpectedInstances < 1 || v.sched == nil {
 		return
 	}
 	w := s.Schedule.Window
