@@ -18,9 +18,13 @@ type Template struct {
 
 // Resource is one template resource.
 type Resource struct {
-	Type       string   `json:"Type"`
-	DependsOn  []string `json:"DependsOn,omitempty"`
-	Properties any      `json:"Properties"`
+	Type      string   `json:"Type"`
+	DependsOn []string `json:"DependsOn,omitempty"`
+	// DeletionPolicy and UpdateReplacePolicy are set on resources that
+	// hold backups (a backup vault): Retain.
+	DeletionPolicy      string `json:"DeletionPolicy,omitempty"`
+	UpdateReplacePolicy string `json:"UpdateReplacePolicy,omitempty"`
+	Properties          any    `json:"Properties"`
 }
 
 // Output is a template output.

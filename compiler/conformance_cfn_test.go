@@ -55,6 +55,9 @@ var providerSchemaFiles = map[string]string{
 	"AWS::IAM::InstanceProfile":         "aws-iam-instanceprofile.json",
 	"AWS::DLM::LifecyclePolicy":         "aws-dlm-lifecyclepolicy.json",
 	"AWS::Rbin::Rule":                   "aws-rbin-rule.json",
+	"AWS::Backup::BackupVault":          "aws-backup-backupvault.json",
+	"AWS::Backup::BackupPlan":           "aws-backup-backupplan.json",
+	"AWS::Backup::BackupSelection":      "aws-backup-backupselection.json",
 }
 
 // confTemplate is the part of a template these tests read.
@@ -416,7 +419,7 @@ func TestConformanceCFNDeploysReviewedFiles(t *testing.T) {
 			for _, path := range set.Files.Paths() {
 				var pool []any
 				switch {
-				case strings.HasSuffix(path, "/command-document.json"), strings.HasSuffix(path, "/automation-runbook.json"):
+				case strings.HasSuffix(path, "/command-document.json"), strings.HasSuffix(path, "/automation-runbook.json"), strings.HasSuffix(path, "/dlm-hooks-document.json"):
 					pool = documents
 				case strings.Contains(path, "/iam/") && strings.HasSuffix(path, ".json"):
 					pool = iam
@@ -434,7 +437,7 @@ func TestConformanceCFNDeploysReviewedFiles(t *testing.T) {
 					t.Errorf("%s is not deployed by the template as written: no resource carries the same content", path)
 				}
 			}
-			if want := len(set.PathsWithSuffix("/command-document.json")) + len(set.PathsWithSuffix("/automation-runbook.json")); len(documents) != want {
+			if want := len(set.PathsWithSuffix("/command-document.json")) + len(set.PathsWithSuffix("/automation-runbook.json")) + len(set.PathsWithSuffix("/dlm-hooks-document.json")); len(documents) != want {
 				t.Errorf("the template has %d documents, the tree %d", len(documents), want)
 			}
 		})

@@ -280,7 +280,7 @@ func TestConformanceCommandDocuments(t *testing.T) {
 	checked := 0
 	for _, set := range conformanceSets(t) {
 		tmpl, _ := confDecodeTemplate(t, set)
-		for _, policy := range set.Policies() {
+		for _, policy := range set.SSMPolicies() {
 			dir := compiler.PolicyDir(policy)
 			t.Run(set.Name+"/"+policy, func(t *testing.T) {
 				doc := confDecode(t, set, compiler.LinuxSnapshotDir+"command-document.json")
@@ -317,6 +317,15 @@ func TestConformanceCommandDocuments(t *testing.T) {
 			})
 			checked++
 		}
+		// The pre/post document of each dlm policy (conformance_engines_test.go).
+		for _, path := range set.PathsWithSuffix("/dlm-hooks-document.json") {
+			t.Run(set.Name+"/"+path, func(t *testing.T) {
+				for _, p := range commandDocProblems(confDecode(t, set, path)) {
+					t.Error(p)
+				}
+			})
+			checked++
+		}
 	}
 	if checked == 0 {
 		t.Fatal("no command document was emitted; nothing was checked")
@@ -328,7 +337,7 @@ func TestConformanceCommandDocuments(t *testing.T) {
 func TestConformanceCommandDocumentsNegativeControl(t *testing.T) {
 	set := conformanceSets(t)[0]
 	tmpl, _ := confDecodeTemplate(t, set)
-	policy := set.Policies()[0]
+	policy := set.SSMPolicies()[0]
 	dir := compiler.PolicyDir(policy)
 
 	// reaching returns the first parameter that reaches runCommand.

@@ -45,10 +45,22 @@ var writeOnceForbidden = []string{"ec2:DeleteSnapshot", "ec2:ModifySnapshotAttri
 
 // pruningPolicyFile is the identity policy of the role that runs the
 // runbook, whose prune step deletes expired snapshots of its own policy.
-const pruningPolicyFile = "/iam/automation-policy.json"
+// dlmPolicyFile is its counterpart for Data Lifecycle Manager, whose
+// retention rules delete them (engines.go); a backup policy's role is AWS
+// Backup's managed policy, with no file.
+const (
+	pruningPolicyFile = "/iam/automation-policy.json"
+	dlmPolicyFile     = "/iam/service-policy.json"
+)
+
+func isPruningPolicy(path string) bool {
+	return strings.HasSuffix(path, pruningPolicyFile) || strings.HasSuffix(path, dlmPolicyFile)
+}
 
 // snapshotARN is the ARN of any snapshot, after placeholder substitution.
-var snapshotARN = regexp.MustCompile(`^arn:aws[a-z-]*:ec2:[a-z0-9-]+::snapshot/\*$`)
+// The region may be "*": Data Lifecycle Manager deletes the expired copies
+// of its cross-region copy rules in their regions.
+var snapshotARN = regexp.MustCompile(`^arn:aws[a-z-]*:ec2:([a-z0-9-]+|\*)::snapshot/\*$`)
 
 // pruneDeleteProblems checks a statement that grants ec2:DeleteSnapshot in
 // the pruning role's policy: on snapshots only, and only on those carrying
@@ -221,11 +233,11 @@ func projectIAMProblems(path string, kind conformance.PolicyKind, doc any) []str
 					if !actionCovers(a, forbidden) {
 						continue
 					}
-					if forbidden == "ec2:DeleteSnapshot" && a == forbidden && strings.HasSuffix(path, pruningPolicyFile) {
+					if forbidden == "ec2:DeleteSnapshot" && a == forbidden && isPruningPolicy(path) {
 						out = append(out, pruneDeleteProblems(where, policy, st)...)
 						continue
 					}
-					if forbidden == "ec2:ModifySnapshotAttribute" && a == forbidden && strings.HasSuffix(path, pruningPolicyFile) {
+					if forbidden == "ec2:ModifySnapshotAttribute" && a == forbidden && isPruningPolicy(path) {
 						out = append(out, shareProblems(where, policy, st, doc)...)
 						continue
 					}

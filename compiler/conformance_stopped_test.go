@@ -262,7 +262,7 @@ func goldenSet(t *testing.T, name string) compiledSet {
 func TestStrategyPermissions(t *testing.T) {
 	checked := 0
 	for _, set := range conformanceSets(t) {
-		for _, policy := range set.Policies() {
+		for _, policy := range set.SSMPolicies() {
 			dir := compiler.PolicyDir(policy)
 			runbook := confDecode(t, set, dir+"automation-runbook.json")
 			auto := string(set.Files[dir+"iam/automation-policy.json"])

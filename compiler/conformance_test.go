@@ -67,6 +67,30 @@ func (s compiledSet) Policies() []string {
 }
 
 // PathsWithSuffix returns the emitted paths ending in suffix, sorted.
+// SSMPolicies are the policies the ssm engine runs: every policy but those
+// whose directory holds the main file of another engine (engines.go).
+func (s compiledSet) SSMPolicies() []string {
+	var out []string
+	for _, p := range s.Policies() {
+		if s.EngineOf(p) == "ssm" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// EngineOf tells a policy's engine by the files it was compiled to.
+func (s compiledSet) EngineOf(policy string) string {
+	dir := compiler.PolicyDir(policy)
+	switch {
+	case s.Files[dir+"backup-plan.json"] != nil:
+		return "backup"
+	case s.Files[dir+"dlm-lifecycle-policies.json"] != nil:
+		return "dlm"
+	}
+	return "ssm"
+}
+
 func (s compiledSet) PathsWithSuffix(suffix string) []string {
 	var out []string
 	for _, p := range s.Files.Paths() {

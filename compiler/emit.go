@@ -9,7 +9,19 @@ import (
 	"sync"
 
 	"github.com/ssm-backup/ssm-backup/documents"
+	"github.com/ssm-backup/ssm-backup/policies"
 )
+
+// usesSSM reports whether a policy of the set runs on the ssm engine, which
+// the shared Linux document serves.
+func (p *Plan) usesSSM() bool {
+	for _, pp := range p.Policies {
+		if pp.Engine.Engine == policies.EngineSSM {
+			return true
+		}
+	}
+	return false
+}
 
 // Files is an emitted tree: slash-separated relative path → contents.
 type Files map[string][]byte
@@ -40,6 +52,9 @@ type policyArtifacts struct {
 	// runbookJSON is the runbook, compact: the standalone file and the
 	// template's document content are rendered from the same bytes.
 	runbookJSON json.RawMessage
+	// engine holds what a backup or dlm policy generates instead of the
+	// above (engines.go).
+	engine *engineArtifacts
 }
 
 func build(p *PolicyPlan) (*policyArtifacts, error) {
@@ -84,6 +99,9 @@ type renderedTemplate struct {
 // emitPolicy renders one policy's files and template resources. It touches
 // nothing shared, so policies are rendered in parallel.
 func emitPolicy(p *PolicyPlan) policyOutput {
+	if p.Engine.Engine != policies.EngineSSM {
+		return emitEnginePolicy(p)
+	}
 	a, err := build(p)
 	if err != nil {
 		return policyOutput{err: err}
@@ -214,7 +232,7 @@ func Emit(plan *Plan, opts Options) (Files, error) {
 			tmpl.Outputs[k] = v
 		}
 	}
-	if len(plan.Policies) > 0 {
+	if plan.usesSSM() {
 		shared, err := documents.SharedLinuxSnapshotCommand("ssm-backup: consistent EBS snapshots of a Linux instance's volumes, taken on the instance. Run by the backup runbook of each Linux policy, which passes the policy's settings.")
 		if err != nil {
 			return nil, err

@@ -49,6 +49,8 @@ type PolicyPlan struct {
 	Drill      *DrillPlan
 	// Windows is the VSS path of a Windows policy (windows.go); nil otherwise.
 	Windows *WindowsPlan
+	// Engine is the service that runs the policy (engines.go).
+	Engine EnginePlan
 	// Warnings found by validation, carried into the summary.
 	Warnings diag.Diagnostics
 }
@@ -245,6 +247,9 @@ func lowerPolicy(p *policies.Policy) (*PolicyPlan, error) {
 	pp.RunCommandTimeoutSeconds = timeout + 60
 	if r := s.Retention; r != nil {
 		pp.Retention = lowerRetention(r)
+	}
+	if err := lowerEngine(p, pp); err != nil { // engines.go
+		return nil, err
 	}
 	lowerWindows(p, pp) // windows.go
 	if err := lowerLifecycle(p, pp); err != nil {

@@ -27,16 +27,20 @@ func renderSummary(plan *Plan, arts []*policyArtifacts, opts Options) []byte {
 	fmt.Fprintf(&b, "# ssm-backup summary\n\n")
 	fmt.Fprintf(&b, "%d %s. %s%s.\n\n", len(plan.Policies), plural(len(plan.Policies), "policy", "policies"), SummaryAnchorPrefix, now.Format(time.RFC3339))
 	if len(plan.Policies) > 0 {
-		b.WriteString("| policy | targets | volumes | consistency | schedule | warnings |\n")
-		b.WriteString("|---|---|---|---|---|---|\n")
+		b.WriteString("| policy | engine | targets | volumes | consistency | schedule | warnings |\n")
+		b.WriteString("|---|---|---|---|---|---|---|\n")
 		for _, p := range plan.Policies {
-			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %d |\n",
-				p.Names.Policy, md(targetsText(p)), p.Volumes, p.Consistency,
+			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %d |\n",
+				p.Names.Policy, p.Engine.Engine, md(targetsText(p)), p.Volumes, p.Consistency,
 				md(p.Schedule.Parsed.Describe()+" ("+p.Schedule.Timezone+")"), len(p.Warnings))
 		}
 		b.WriteString("\n")
 	}
 	for i, p := range plan.Policies {
+		if arts[i].engine != nil {
+			writeEngineSummary(&b, p, arts[i].engine, now) // engines_summary.go
+			continue
+		}
 		writePolicySummary(&b, p, arts[i], now)
 	}
 	return []byte(b.String())
@@ -46,6 +50,7 @@ func writePolicySummary(b *strings.Builder, p *PolicyPlan, a *policyArtifacts, n
 	n := p.Names
 	s := p.Schedule
 	fmt.Fprintf(b, "## %s\n\n%s\n\n", n.Policy, md(p.Description))
+	fmt.Fprintf(b, "- **Engine:** Systems Manager — maintenance window `%s` runs the Automation runbook `%s` on each instance\n", n.Window, n.Runbook)
 	fmt.Fprintf(b, "- **Targets:** %s (maintenance window `%s`, %s at a time, stop after %s %s)\n",
 		md(targetsText(p)), n.Window, concurrencyText(s.MaxConcurrency), s.MaxErrors, plural(errorsCount(s.MaxErrors), "error", "errors"))
 	fmt.Fprintf(b, "- **Volumes:** %s\n", volumesText(p.Volumes))
@@ -82,7 +87,11 @@ func writePolicySummary(b *strings.Builder, p *PolicyPlan, a *policyArtifacts, n
 	writeRole(b, "Automation role `"+n.AutomationRole+"`", a.roles.AutomationPolicy)
 	writeRole(b, "Maintenance-window role `"+n.WindowRole+"`", a.roles.WindowPolicy)
 	b.WriteString(permissionsClosing(p))
+	writeWarnings(b, p)
+}
 
+// writeWarnings lists the policy's warnings with their positions.
+func writeWarnings(b *strings.Builder, p *PolicyPlan) {
 	if len(p.Warnings) > 0 {
 		b.WriteString("### Warnings\n\n")
 		for _, w := range p.Warnings {

@@ -2,6 +2,8 @@ package compiler
 
 import (
 	"fmt"
+	"strings"
+	"time"
 
 	"github.com/ssm-backup/ssm-backup/diag"
 	"github.com/ssm-backup/ssm-backup/documents"
@@ -40,6 +42,7 @@ func CheckSupported(ps []*policies.Policy) diag.Diagnostics {
 		if s.Platform == policies.Linux {
 			ds = append(ds, checkLinuxApps(p)...)
 		}
+		ds = append(ds, checkDLMHooks(p)...)
 		if d := s.RestoreDrill; d != nil && d.Instance != "" && s.Platform == policies.Windows {
 			// The drill's check document runs a Linux shell script.
 			unsupported("spec.restoreDrill.instance", "a restore drill check instance for platform \"windows\"")
@@ -87,4 +90,36 @@ func checkLinuxApps(p *policies.Policy) diag.Diagnostics {
 			"lower the custom apps' timeout: post hooks, CHECKPOINT and connecting to each database count"))
 	}
 	return ds
+}
+
+// checkDLMHooks reports a Linux policy for Data Lifecycle Manager whose
+// pre-script may not finish within DLM's script timeout: its applications'
+// steps (lock waits, CHECKPOINT, custom hooks) plus the hold are too long.
+func checkDLMHooks(p *policies.Policy) diag.Diagnostics {
+	s := p.Spec
+	if s.EngineOrDefault() != policies.EngineDLM || s.Platform != policies.Linux ||
+		(s.Consistency != policies.Filesystem && s.Consistency != policies.Application) {
+		return nil
+	}
+	_, err := documents.LinuxDLMHooksCommand(documents.LinuxSnapshot{
+		PolicyName:       p.Metadata.Name,
+		Consistency:      string(s.Consistency),
+		Apps:             LowerApps(s.Apps),
+		Mounts:           s.Mounts,
+		MaxFreezeSeconds: int(s.MaxFreezeOrDefault().Value / time.Second),
+	})
+	if err == nil {
+		return nil
+	}
+	path := "spec.apps"
+	if len(s.Apps) == 0 {
+		path = "spec.maxFreeze"
+	}
+	return diag.Diagnostics{{
+		Severity: diag.Error,
+		Summary:  fmt.Sprintf("the pre-script may not finish within Data Lifecycle Manager's %d s script timeout", documents.LinuxDLMHooksExecutionTimeoutSeconds),
+		Detail:   strings.TrimPrefix(err.Error(), "documents: ") + "; shorten the applications' timeouts (lockWaitTimeout, custom timeout) or maxFreeze, or use \"engine: ssm\", whose script has no such limit",
+		Range:    p.Source.Key(path),
+		Path:     path,
+	}}
 }

@@ -773,6 +773,12 @@ type tfLifecycleConverter struct {
 	f     *terraformFragment
 	p     *PolicyPlan
 	types map[string]string
+	// docs are further IAM documents the converted roles may hold (the
+	// service role of a backup or dlm policy, engines_terraform.go).
+	docs []PolicyDocument
+	// stacked are the lifecycle policies deployed as a CloudFormation
+	// stack (engines_terraform.go).
+	stacked map[string]bool
 }
 
 // address is the Terraform address (type.name) of a template logical id.
@@ -860,7 +866,7 @@ func (c *tfLifecycleConverter) iamDocument(v any) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	var docs []PolicyDocument
+	docs := append([]PolicyDocument(nil), c.docs...)
 	if c.p.Drill != nil {
 		policy, trust := buildDrillRoles(c.p)
 		docs = append(docs, policy, trust)
@@ -964,9 +970,9 @@ func (c *tfLifecycleConverter) resource(id string, r Resource) error {
 			})
 		}
 		for _, m := range props.ManagedPolicyArns {
-			s, ok := m.(string)
+			s, ok := subString(m)
 			if !ok {
-				return fmt.Errorf("managed policy %#v is not converted", m)
+				return fmt.Errorf("managed policy %s is not converted", fmt.Sprint(m))
 			}
 			arn, err := tfWithPseudoParameters(s)
 			if err != nil {
@@ -1069,8 +1075,30 @@ func (c *tfLifecycleConverter) resource(id string, r Resource) error {
 			TaskType: props.TaskType,
 			WindowID: window,
 		})
+	default:
+		// The resources of the backup and dlm engines (engines_terraform.go).
+		return c.engineResource(id, r, deps)
 	}
 	return nil
+}
+
+// subString is the text of a template string that may hold pseudo
+// parameters: a literal, or the Fn::Sub withSub made of one.
+func subString(v any) (string, bool) {
+	switch t := v.(type) {
+	case string:
+		return t, true
+	case json.RawMessage:
+		var fn sub
+		if json.Unmarshal(t, &fn) == nil && fn.Sub != "" {
+			return fn.Sub, true
+		}
+		var s string
+		if json.Unmarshal(t, &s) == nil {
+			return s, true
+		}
+	}
+	return "", false
 }
 
 // tfManagedPolicyName names the attachment of an AWS managed policy after

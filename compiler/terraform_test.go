@@ -10,7 +10,8 @@ package compiler_test
 //     Reference, website/docs/r/*.html.markdown, for v5.100.0).
 //  2. References: every ${...} interpolation and every depends_on entry
 //     names a resource or data source declared in the same file and an
-//     attribute its type exports; no %{ directive is left unescaped.
+//     attribute its type exports (of a stack's outputs, one its
+//     template_body declares); no %{ directive is left unescaped.
 //  3. Escaping: each aws_ssm_document content, read as Terraform reads a
 //     JSON string (tfEvalTemplate), is byte for byte the compact form of the
 //     standalone document; each IAM policy, its data sources replaced by
@@ -19,10 +20,13 @@ package compiler_test
 //  4. Parity: every template resource and output has its Terraform
 //     counterpart, named in snake case after its logical id, holding the same
 //     values once references and pseudo parameters are resolved, and the
-//     configuration holds nothing else.
+//     configuration holds nothing else. A Data Lifecycle Manager policy the
+//     provider cannot express stands as an aws_cloudformation_stack whose
+//     template_body holds the same AWS::DLM::LifecyclePolicy.
 //  5. Negative controls: copies broken on purpose (a required argument
 //     dropped, a dangling reference, an unescaped ${, a wrong type, an
-//     unknown argument) fail the checks above.
+//     unknown argument, a value of the backup and dlm engines changed) fail
+//     the checks above.
 //  6. TestTerraformValidate: where terraform is on PATH and a local provider
 //     mirror holds hashicorp/aws, terraform validate accepts every generated
 //     configuration and rejects the broken copies, terraform itself reads
@@ -189,7 +193,104 @@ var tfArguments = map[string]tfResourceSchema{
 		},
 		computed: []string{"arn", "id", "lock_end_time", "lock_state", "status", "tags_all"},
 	},
+	"aws_backup_vault": {
+		args: map[string]tfArg{
+			"name": req(tfString), "kms_key_arn": opt(tfString), "tags": tfTags,
+		},
+		computed: []string{"arn", "id", "recovery_points", "tags_all"},
+	},
+	"aws_backup_vault_lock_configuration": {
+		args: map[string]tfArg{
+			"backup_vault_name": req(tfString), "min_retention_days": opt(tfNumber),
+			"max_retention_days": opt(tfNumber), "changeable_for_days": opt(tfNumber),
+		},
+		computed: []string{"backup_vault_arn", "id"},
+	},
+	"aws_backup_plan": {
+		args: map[string]tfArg{
+			"name": req(tfString), "tags": tfTags,
+			"rule": {kind: tfBlock, required: true, minItems: 1, nested: map[string]tfArg{
+				"rule_name": req(tfString), "target_vault_name": req(tfString),
+				"schedule": opt(tfString), "schedule_expression_timezone": opt(tfString),
+				"start_window": opt(tfNumber), "completion_window": opt(tfNumber),
+				"recovery_point_tags": opt(tfStringMap),
+				"lifecycle":           tfBackupLifecycleBlock(),
+				"copy_action": {kind: tfBlock, nested: map[string]tfArg{
+					"destination_vault_arn": req(tfString), "lifecycle": tfBackupLifecycleBlock(),
+				}},
+			}},
+			"advanced_backup_setting": {kind: tfBlock, nested: map[string]tfArg{
+				"backup_options": req(tfStringMap), "resource_type": req(tfString),
+			}},
+		},
+		computed: []string{"arn", "id", "tags_all", "version"},
+	},
+	"aws_backup_selection": {
+		args: map[string]tfArg{
+			"name": req(tfString), "iam_role_arn": req(tfString), "plan_id": req(tfString),
+			"resources": opt(tfStringList),
+			"condition": {kind: tfBlock, nested: map[string]tfArg{
+				"string_equals": {kind: tfBlock, nested: map[string]tfArg{"key": req(tfString), "value": req(tfString)}},
+			}},
+		},
+		computed: []string{"id"},
+	},
+	// The provider has neither create_rule.scripts nor an archive_rule
+	// block (see the parity check): a policy with either is a stack.
+	"aws_dlm_lifecycle_policy": {
+		args: map[string]tfArg{
+			"description": req(tfString), "execution_role_arn": req(tfString), "state": opt(tfString), "tags": tfTags,
+			"policy_details": {kind: tfBlock, required: true, minItems: 1, maxItems: 1, nested: map[string]tfArg{
+				"policy_type": opt(tfString), "resource_types": opt(tfStringList), "target_tags": opt(tfStringMap),
+				"parameters": {kind: tfBlock, maxItems: 1, nested: map[string]tfArg{
+					"exclude_boot_volume": opt(tfBool), "no_reboot": opt(tfBool),
+				}},
+				"schedule": {kind: tfBlock, maxItems: 4, nested: map[string]tfArg{
+					"name": req(tfString), "copy_tags": opt(tfBool),
+					"tags_to_add": opt(tfStringMap), "variable_tags": opt(tfStringMap),
+					"create_rule": {kind: tfBlock, required: true, minItems: 1, maxItems: 1, nested: map[string]tfArg{
+						"cron_expression": opt(tfString), "interval": opt(tfNumber), "interval_unit": opt(tfString),
+					}},
+					"retain_rule": {kind: tfBlock, required: true, minItems: 1, maxItems: 1, nested: map[string]tfArg{
+						"count": opt(tfNumber), "interval": opt(tfNumber), "interval_unit": opt(tfString),
+					}},
+					"cross_region_copy_rule": {kind: tfBlock, maxItems: 3, nested: map[string]tfArg{
+						"target": req(tfString), "encrypted": req(tfBool), "cmk_arn": opt(tfString), "copy_tags": opt(tfBool),
+						"retain_rule": {kind: tfBlock, maxItems: 1, nested: map[string]tfArg{
+							"interval": req(tfNumber), "interval_unit": req(tfString),
+						}},
+					}},
+					"share_rule": {kind: tfBlock, maxItems: 1, nested: map[string]tfArg{
+						"target_accounts": req(tfStringList),
+					}},
+					"fast_restore_rule": {kind: tfBlock, maxItems: 1, nested: map[string]tfArg{
+						"availability_zones": req(tfStringList), "count": opt(tfNumber),
+					}},
+				}},
+			}},
+		},
+		computed: []string{"arn", "id", "tags_all"},
+	},
+	"aws_cloudformation_stack": {
+		args: map[string]tfArg{
+			"name": req(tfString), "template_body": opt(tfString), "parameters": opt(tfStringMap), "tags": tfTags,
+		},
+		computed: []string{"id", "outputs", "tags_all"},
+	},
 }
+
+// tfBackupLifecycleBlock is the lifecycle block of aws_backup_plan, in a
+// rule and in its copy actions.
+func tfBackupLifecycleBlock() tfArg {
+	return tfArg{kind: tfBlock, maxItems: 1, nested: map[string]tfArg{
+		"cold_storage_after": opt(tfNumber), "delete_after": opt(tfNumber),
+		"opt_in_to_archive_for_supported_resources": opt(tfBool),
+	}}
+}
+
+// tfLifecycleMeta is the lifecycle meta-argument as the configuration may
+// write it: prevent_destroy only (see tfCheckParity on Retain).
+var tfLifecycleMeta = tfArg{kind: tfBlock, maxItems: 1, nested: map[string]tfArg{"prevent_destroy": opt(tfBool)}}
 
 // tfDataSources are the data sources the configuration may declare, with
 // the attributes they export (provider 5.100.0; aws_region's "region" comes
@@ -231,6 +332,57 @@ spec:
     expression: rate(12 hours)
 `
 
+// tfDLMPolicy exercises what the golden cases of the dlm engine do not: a
+// lifecycle policy the provider can express (crash consistency, no
+// pre-script, no archive), hence an aws_dlm_lifecycle_policy rather than a
+// stack, one per target value.
+const tfDLMPolicy = `apiVersion: ssm-backup/v1
+kind: BackupPolicy
+metadata:
+  name: web-dlm
+  description: Web servers on Data Lifecycle Manager
+spec:
+  engine: dlm
+  platform: linux
+  targets:
+    tags: {Tier: [web-a, web-b]}
+  consistency: crash
+  schedule:
+    expression: cron(15 4 * * ? *)
+  retention: {maxAge: 21d}
+  copies:
+    - region: us-west-2
+      kmsKeyId: arn:aws:kms:us-west-2:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab
+      retention: {maxAge: 7d}
+    - account: "444455556666"
+  dlm:
+    fastRestore: {availabilityZones: [us-east-1a, us-east-1b], count: 2}
+  tags: {Owner: web-team}
+`
+
+// tfGovernanceLockPolicy exercises a vault locked in governance mode (no
+// changeableFor), which the golden cases do not.
+const tfGovernanceLockPolicy = `apiVersion: ssm-backup/v1
+kind: BackupPolicy
+metadata:
+  name: db-backup
+  description: Database hosts on AWS Backup, governance-mode lock
+spec:
+  engine: backup
+  platform: linux
+  targets:
+    tags: {Tier: db}
+  consistency: crash
+  schedule:
+    expression: cron(0 2 ? * MON-FRI *)
+    window: {duration: 1h}
+  retention: {maxAge: 30d}
+  backup:
+    vault:
+      lock: {minRetention: 7d}
+  lint: {ignore: [W001]}
+`
+
 // tfSet is one compiled policy set.
 type tfSet struct {
 	name  string
@@ -246,12 +398,15 @@ func tfCompiledSets(t *testing.T) []tfSet {
 	if err != nil {
 		t.Fatal(err)
 	}
-	inputs = append(inputs, confInput{name: "terraform/sigils", files: []policies.File{{Name: "sigils.yaml", Data: []byte(tfSigilsPolicy)}}})
+	inputs = append(inputs,
+		confInput{name: "terraform/sigils", files: []policies.File{{Name: "sigils.yaml", Data: []byte(tfSigilsPolicy)}}},
+		confInput{name: "terraform/dlm", files: []policies.File{{Name: "dlm.yaml", Data: []byte(tfDLMPolicy)}}},
+		confInput{name: "terraform/governance-lock", files: []policies.File{{Name: "lock.yaml", Data: []byte(tfGovernanceLockPolicy)}}})
 	var sets []tfSet
 	for _, in := range inputs {
 		res := compiler.Compile(in.files, compiler.Options{Now: conformanceNow})
 		if res.Diagnostics.HasErrors() {
-			if in.name == "examples" || in.name == "terraform/sigils" {
+			if in.name == "examples" || strings.HasPrefix(in.name, "terraform/") {
 				var b strings.Builder
 				res.Diagnostics.Errors().Print(&b)
 				t.Fatalf("%s does not compile:\n%s", in.name, b.String())
@@ -556,6 +711,11 @@ func tfCheckStructure(cfg map[string]any) []string {
 				body = maps.Clone(body)
 				delete(body, "depends_on")
 			}
+			if lc, ok := body["lifecycle"]; ok {
+				tfCheckArgs(where, map[string]any{"lifecycle": lc}, map[string]tfArg{"lifecycle": tfLifecycleMeta}, add)
+				body = maps.Clone(body)
+				delete(body, "lifecycle")
+			}
 			tfCheckArgs(where, body, schema.args, add)
 		}
 	}
@@ -651,7 +811,29 @@ func tfIsStringList(v any) bool {
 	return true
 }
 
-var tfReference = regexp.MustCompile(`^(data\.)?(aws_[a-z0-9_]+)\.([A-Za-z_][A-Za-z0-9_-]*)\.([a-z_]+)$`)
+// tfReference matches a reference to an attribute, and to one element of a
+// map attribute (aws_cloudformation_stack.x.outputs["PolicyId"]).
+var tfReference = regexp.MustCompile(`^(data\.)?(aws_[a-z0-9_]+)\.([A-Za-z_][A-Za-z0-9_-]*)\.([a-z_]+)(\["([^"\\]+)"\])?$`)
+
+// tfStackTemplate reads the template_body of an aws_cloudformation_stack
+// as Terraform hands it to CloudFormation: a literal, then JSON. The stack
+// takes what Terraform knows through its parameters, so an interpolation
+// in the body is an error.
+func tfStackTemplate(body any) (map[string]any, error) {
+	s, ok := asMap(body)["template_body"].(string)
+	if !ok {
+		return nil, fmt.Errorf("no template_body")
+	}
+	text, err := tfEvalTemplate(s, tfLiteralOnly)
+	if err != nil {
+		return nil, fmt.Errorf("template_body: %v", err)
+	}
+	var tmpl map[string]any
+	if err := json.Unmarshal([]byte(text), &tmpl); err != nil {
+		return nil, fmt.Errorf("template_body is not a JSON template: %v", err)
+	}
+	return tmpl, nil
+}
 
 // tfCheckReferences evaluates every string of the configuration, object keys
 // included (Terraform reads those as templates too), and checks each
@@ -669,6 +851,14 @@ func tfCheckReferences(cfg map[string]any) []string {
 			declared["data."+typ+"."+name] = typ
 		}
 	}
+	stackOutputs := map[string]map[string]any{} // stack name → outputs of its template_body
+	for name, body := range asMap(tfLookup(cfg, "resource", "aws_cloudformation_stack")) {
+		tmpl, err := tfStackTemplate(body)
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("aws_cloudformation_stack.%s: %v", name, err))
+		}
+		stackOutputs[name] = asMap(tmpl["Outputs"])
+	}
 	resolve := func(expr string) (string, error) {
 		m := tfReference.FindStringSubmatch(expr)
 		if m == nil {
@@ -678,6 +868,21 @@ func tfCheckReferences(cfg map[string]any) []string {
 		typ, ok := declared[key]
 		if !ok {
 			return "", fmt.Errorf("${%s} refers to %s, which the file does not declare", expr, key)
+		}
+		// A stack's outputs are a map: a reference names one output, which
+		// the stack's own template must declare, or Terraform fails only
+		// once the stack is deployed.
+		isOutputs := m[1] == "" && typ == "aws_cloudformation_stack" && m[4] == "outputs"
+		switch {
+		case m[5] != "" && !isOutputs:
+			return "", fmt.Errorf("${%s}: only the outputs of an aws_cloudformation_stack are read by key here", expr)
+		case m[5] == "" && isOutputs:
+			return "", fmt.Errorf("${%s} is the map of all the stack's outputs; name one", expr)
+		case isOutputs:
+			if _, ok := stackOutputs[m[3]][m[6]]; !ok {
+				return "", fmt.Errorf("${%s}: the template_body of %s has no output %s", expr, key, m[6])
+			}
+			return "", nil
 		}
 		if m[1] == "data." {
 			if !slices.Contains(tfDataSources[typ], m[4]) {
@@ -746,23 +951,62 @@ func tfResolveSamples(expr string) (string, error) {
 	return "", fmt.Errorf("cannot resolve ${%s}", expr)
 }
 
+// tfEngineFiles are the review files of the main resource of a backup or
+// dlm policy; a policy whose directory holds neither runs on ssm.
+var tfEngineFiles = []string{"backup-plan.json", "dlm-lifecycle-policies.json"}
+
+// tfRunsOnSSM reports whether the policy runs on the ssm engine, as its
+// tree shows.
+func tfRunsOnSSM(set tfSet, policy string) bool {
+	for _, f := range tfEngineFiles {
+		if _, ok := set.files[compiler.PolicyDir(policy)+f]; ok {
+			return false
+		}
+	}
+	return true
+}
+
 // tfCheckDocuments reads each document's content back and compares it with
-// the standalone file, compact, byte for byte.
+// the standalone file, compact, byte for byte. The shared Linux document
+// serves the policies of the ssm engine: it is emitted exactly when the set
+// has one.
 func tfCheckDocuments(cfg map[string]any, set tfSet) []string {
 	var problems []string
-	want := map[string]string{tfName(compiler.LinuxSnapshotLogicalID): compiler.LinuxSnapshotDir + "command-document.json"}
-	if _, ok := set.files[compiler.WindowsDiskshadowDir+"command-document.json"]; ok {
-		want[tfName(compiler.WindowsDiskshadowLogicalID)] = compiler.WindowsDiskshadowDir + "command-document.json"
-	}
+	want := map[string]string{}
+	ssm := false
 	for _, p := range set.plan.Policies {
 		dir := compiler.PolicyDir(p.Names.Policy)
-		want[tfName(p.Names.Logical+"Runbook")] = dir + "automation-runbook.json"
+		if tfRunsOnSSM(set, p.Names.Policy) {
+			ssm = true
+			want[tfName(p.Names.Logical+"Runbook")] = dir + "automation-runbook.json"
+		} else if _, ok := set.files[dir+"dlm-hooks-document.json"]; ok {
+			want[tfName(p.Names.Logical+"DLMHooksDocument")] = dir + "dlm-hooks-document.json"
+		}
 		if _, ok := set.files[dir+compiler.DrillRunbookPath]; ok {
 			want[tfName(p.Names.Logical+"DrillRunbook")] = dir + compiler.DrillRunbookPath
 		}
 		if _, ok := set.files[dir+compiler.DrillCheckPath]; ok {
 			want[tfName(p.Names.Logical+"DrillCheckDocument")] = dir + compiler.DrillCheckPath
 		}
+	}
+	shared := compiler.LinuxSnapshotDir + "command-document.json"
+	var sharedFiles []string
+	for _, f := range slices.Sorted(maps.Keys(set.files)) {
+		if strings.HasPrefix(f, compiler.LinuxSnapshotDir) {
+			sharedFiles = append(sharedFiles, f)
+		}
+	}
+	switch _, ok := set.files[shared]; {
+	case ssm && !ok:
+		problems = append(problems, fmt.Sprintf("%s was not emitted, but the set has policies on the ssm engine", shared))
+	case !ssm && len(sharedFiles) > 0:
+		problems = append(problems, fmt.Sprintf("%v emitted, but no policy of the set runs on the ssm engine", sharedFiles))
+	}
+	if ssm {
+		want[tfName(compiler.LinuxSnapshotLogicalID)] = shared
+	}
+	if _, ok := set.files[compiler.WindowsDiskshadowDir+"command-document.json"]; ok {
+		want[tfName(compiler.WindowsDiskshadowLogicalID)] = compiler.WindowsDiskshadowDir + "command-document.json"
 	}
 	docs := asMap(tfLookup(cfg, "resource", "aws_ssm_document"))
 	for _, name := range slices.Sorted(maps.Keys(docs)) {
@@ -840,6 +1084,36 @@ func tfCheckIAM(cfg map[string]any, set tfSet) []string {
 	for _, p := range set.plan.Policies {
 		n := p.Names
 		dir := compiler.PolicyDir(n.Policy) + "iam/"
+		if !tfRunsOnSSM(set, n.Policy) {
+			// A backup or dlm policy has the service's role, reviewed as
+			// service-trust.json and, for dlm, its inline policy
+			// service-policy.json. Its name is not exported; its Terraform
+			// name is its logical id's. The instance role it may add holds
+			// only AWS managed policies, which parity checks.
+			name := tfName(n.Logical + "ServiceRole")
+			role := asMap(tfLookup(cfg, "resource", "aws_iam_role", name))
+			if role == nil {
+				problems = append(problems, fmt.Sprintf("%siam/service-trust.json has no aws_iam_role.%s", compiler.PolicyDir(n.Policy), name))
+				continue
+			}
+			trust, _ := role["assume_role_policy"].(string)
+			compare(dir+"service-trust.json", "aws_iam_role."+name+".assume_role_policy", trust)
+			inline, hasInline := inlineByRole["${aws_iam_role."+name+".name}"]
+			_, hasFile := set.files[dir+"service-policy.json"]
+			switch {
+			case hasFile && hasInline:
+				pol, _ := inline["policy"].(string)
+				compare(dir+"service-policy.json", "the aws_iam_role_policy of aws_iam_role."+name, pol)
+			case hasFile:
+				problems = append(problems, fmt.Sprintf("no aws_iam_role_policy belongs to aws_iam_role.%s", name))
+			case hasInline:
+				problems = append(problems, fmt.Sprintf("aws_iam_role.%s has an aws_iam_role_policy, but %sservice-policy.json was not emitted", name, dir))
+			}
+			if _, ok := set.files[compiler.PolicyDir(n.Policy)+compiler.DrillTrustPath]; ok {
+				problems = append(problems, fmt.Sprintf("policy %s runs on engine %s and has a drill role, which this test does not check", n.Policy, p.Engine.Engine))
+			}
+			continue
+		}
 		if name, ok := policiesByName[n.InstancePolicy]; ok {
 			compare(dir+"instance-policy.json", "aws_iam_policy."+name+".policy",
 				asMap(tfLookup(cfg, "resource", "aws_iam_policy", name))["policy"].(string))
@@ -887,7 +1161,9 @@ func tfCheckIAM(cfg map[string]any, set tfSet) []string {
 }
 
 // cfnTerraformTypes maps each template resource type to its Terraform type
-// and the attribute that holds what Ref returns.
+// and the attribute that holds what Ref returns (for the backup and dlm
+// types: the vault's name, the plan's id, the selection's id, the lifecycle
+// policy's id). A lifecycle policy deployed as a stack is cfnStacked.
 var cfnTerraformTypes = map[string]struct{ tfType, refAttr string }{
 	"AWS::SSM::Document":                {"aws_ssm_document", "name"},
 	"AWS::IAM::ManagedPolicy":           {"aws_iam_policy", "arn"},
@@ -897,10 +1173,159 @@ var cfnTerraformTypes = map[string]struct{ tfType, refAttr string }{
 	"AWS::SSM::MaintenanceWindowTarget": {"aws_ssm_maintenance_window_target", "id"},
 	"AWS::SSM::MaintenanceWindowTask":   {"aws_ssm_maintenance_window_task", "id"},
 	"AWS::Rbin::Rule":                   {"aws_rbin_rule", "arn"},
+	"AWS::Backup::BackupVault":          {"aws_backup_vault", "name"},
+	"AWS::Backup::BackupPlan":           {"aws_backup_plan", "id"},
+	"AWS::Backup::BackupSelection":      {"aws_backup_selection", "id"},
+	"AWS::DLM::LifecyclePolicy":         {"aws_dlm_lifecycle_policy", "id"},
 }
 
 // tfJSONArgs hold JSON documents as strings; parity compares them decoded.
 var tfJSONArgs = []string{"content", "policy", "assume_role_policy"}
+
+// tfStackPolicyOutput is the output of a stack's template_body that stands
+// for what Ref returns on the lifecycle policy the stack holds.
+const tfStackPolicyOutput = "PolicyId"
+
+// cfnStackName is what CloudFormation takes as a stack name.
+var cfnStackName = regexp.MustCompile(`^[A-Za-z][-A-Za-z0-9]{0,127}$`)
+
+// cfnStacked reports whether a template resource is a lifecycle policy that
+// hashicorp/aws 5.100 cannot express: aws_dlm_lifecycle_policy has no
+// create_rule.scripts (pre/post scripts) and no archive_rule (tfArguments;
+// TestTerraformValidate compares it with the provider's schema). Terraform
+// deploys such a policy as an aws_cloudformation_stack holding the same
+// resource.
+func cfnStacked(r map[string]any) bool {
+	if r["Type"] != "AWS::DLM::LifecyclePolicy" {
+		return false
+	}
+	schedules, _ := tfLookup(r, "Properties", "PolicyDetails", "Schedules").([]any)
+	for _, s := range schedules {
+		if scripts, _ := tfLookup(s, "CreateRule", "Scripts").([]any); len(scripts) > 0 {
+			return true
+		}
+		if _, ok := asMap(s)["ArchiveRule"]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+// cfnAddress is the Terraform address of a template resource and the
+// reference that stands for its Ref; ok is false for an id that is no
+// resource of a type known here.
+func cfnAddress(id string, resources map[string]any) (address, refValue string, ok bool) {
+	r, ok := resources[id].(map[string]any)
+	if !ok {
+		return "", "", false
+	}
+	if cfnStacked(r) {
+		address = "aws_cloudformation_stack." + tfName(id)
+		return address, address + `.outputs["` + tfStackPolicyOutput + `"]`, true
+	}
+	typ, _ := r["Type"].(string)
+	to, ok := cfnTerraformTypes[typ]
+	if !ok {
+		return "", "", false
+	}
+	address = to.tfType + "." + tfName(id)
+	return address, address + "." + to.refAttr, true
+}
+
+// cfnField maps one property of a template object to one argument of the
+// Terraform block that stands for it; conv, when set, converts the value.
+type cfnField struct {
+	cfn, tf string
+	conv    func(any) any
+}
+
+// cfnBlock maps a template object to a Terraform block body and reports
+// every property the fields do not map.
+func cfnBlock(where string, v any, fields []cfnField, add func(string, ...any)) map[string]any {
+	out := map[string]any{}
+	m, ok := v.(map[string]any)
+	if !ok {
+		add("%s: %T, want an object", where, v)
+		return out
+	}
+	known := map[string]bool{}
+	for _, f := range fields {
+		known[f.cfn] = true
+		x, ok := m[f.cfn]
+		if !ok {
+			continue
+		}
+		if f.conv != nil {
+			x = f.conv(x)
+		}
+		out[f.tf] = x
+	}
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		if !known[k] {
+			add("%s: property %s has no Terraform counterpart known to this test", where, k)
+		}
+	}
+	return out
+}
+
+// cfnBlocks converts a template list of objects, or one object, to the
+// list of blocks that stands for it.
+func cfnBlocks(where string, fields []cfnField, add func(string, ...any)) func(any) any {
+	return func(v any) any {
+		l, ok := v.([]any)
+		if !ok {
+			l = []any{v}
+		}
+		out := make([]any, len(l))
+		for i, x := range l {
+			out[i] = cfnBlock(fmt.Sprintf("%s[%d]", where, i), x, fields, add)
+		}
+		return out
+	}
+}
+
+// tfBlocksAsLists writes every nested block of a body as a list of
+// objects: Terraform's JSON syntax reads one object and a list holding it
+// alike, so parity does not tell them apart.
+func tfBlocksAsLists(args map[string]tfArg, body map[string]any) map[string]any {
+	out := make(map[string]any, len(body))
+	for k, v := range body {
+		a, ok := args[k]
+		if !ok || a.kind != tfBlock {
+			out[k] = v
+			continue
+		}
+		items, ok := v.([]any)
+		if m, isObject := v.(map[string]any); isObject {
+			items, ok = []any{m}, true
+		}
+		if !ok {
+			out[k] = v
+			continue
+		}
+		list := make([]any, len(items))
+		for i, it := range items {
+			if m, ok := it.(map[string]any); ok {
+				list[i] = tfBlocksAsLists(a.nested, m)
+			} else {
+				list[i] = it
+			}
+		}
+		out[k] = list
+	}
+	return out
+}
+
+// tfResourceArgs are the arguments of a resource type with the lifecycle
+// meta-argument, for tfBlocksAsLists.
+func tfResourceArgs(typ string) map[string]tfArg {
+	args := maps.Clone(tfArguments[typ].args)
+	if args == nil {
+		args = map[string]tfArg{}
+	}
+	args["lifecycle"] = tfLifecycleMeta
+	return args
+}
 
 // tfCheckParity derives, from each template resource and output, the
 // Terraform resource that must stand for it, and compares.
@@ -912,6 +1337,11 @@ func tfCheckParity(cfg map[string]any, tmpl map[string]any) []string {
 
 	expected := map[string]map[string]any{} // "type.name" → body
 	extras := map[string][]any{}            // type → bodies, matched as a multiset
+	type stacked struct {
+		id    string
+		props map[string]any
+	}
+	stacks := map[string]stacked{} // "aws_cloudformation_stack.name" → the lifecycle policy it holds
 	for _, id := range slices.Sorted(maps.Keys(resources)) {
 		r := asMap(resources[id])
 		typ, _ := r["Type"].(string)
@@ -920,8 +1350,14 @@ func tfCheckParity(cfg map[string]any, tmpl map[string]any) []string {
 			add("template resource %s: type %s has no Terraform counterpart known to this test", id, typ)
 			continue
 		}
+		for _, k := range slices.Sorted(maps.Keys(r)) {
+			if !slices.Contains([]string{"Type", "Properties", "DependsOn", "DeletionPolicy", "UpdateReplacePolicy"}, k) {
+				add("template resource %s: attribute %s has no Terraform counterpart known to this test", id, k)
+			}
+		}
 		props := asMap(cfnEval(r["Properties"]))
 		name := tfName(id)
+		where := "template resource " + id
 		body := map[string]any{}
 		set := func(tfArg, cfnProp string, conv func(any) any) {
 			v, ok := props[cfnProp]
@@ -934,13 +1370,58 @@ func tfCheckParity(cfg map[string]any, tmpl map[string]any) []string {
 			}
 			body[tfArg] = v
 		}
+		// setBlock maps a property whose object stands for arguments of the
+		// resource itself (BackupPlan, BackupSelection).
+		setBlock := func(cfnProp string, fields []cfnField) {
+			v, ok := props[cfnProp]
+			if !ok {
+				return
+			}
+			delete(props, cfnProp)
+			maps.Copy(body, cfnBlock(where+"."+cfnProp, v, fields, add))
+		}
 		if deps, ok := r["DependsOn"].([]any); ok {
 			var refs []any
 			for _, d := range deps {
-				dt, _ := asMap(resources[d.(string)])["Type"].(string)
-				refs = append(refs, cfnTerraformTypes[dt].tfType+"."+tfName(d.(string)))
+				a, _, ok := cfnAddress(fmt.Sprint(d), resources)
+				if !ok {
+					add("%s: DependsOn %v is no resource known to this test", where, d)
+				}
+				refs = append(refs, a)
 			}
 			body["depends_on"] = refs
+		}
+		// DeletionPolicy and UpdateReplacePolicy Retain keep a resource
+		// (the backup vault, whose recovery points must outlive the stack
+		// and a replacement of the vault) when CloudFormation would delete
+		// it. Terraform has no such policy: terraform destroy, or a change
+		// that forces a new vault (its name, its key), deletes the vault,
+		// and before it its lock configuration, which AWS allows in
+		// governance mode and during the changeable period, so that only
+		// AWS's refusal to delete a vault still holding recovery points
+		// would remain. What Terraform has is lifecycle { prevent_destroy =
+		// true }: it rejects every plan that would destroy the resource, and
+		// whoever means to let go of it removes it from the state (terraform
+		// state rm, or a removed block with destroy = false), which leaves
+		// it in place as Retain does. So the test requires it, on the
+		// resource and on the vault's lock configuration, which the
+		// template retains as part of the vault.
+		var retain map[string]any
+		switch dp, up := r["DeletionPolicy"], r["UpdateReplacePolicy"]; {
+		case dp == nil && up == nil:
+		case dp == "Retain" && up == "Retain":
+			retain = map[string]any{"prevent_destroy": true}
+			body["lifecycle"] = retain
+		default:
+			add("%s: DeletionPolicy %v with UpdateReplacePolicy %v has no Terraform counterpart known to this test", where, dp, up)
+		}
+		if cfnStacked(r) {
+			// The stack's arguments are compared with the resource by
+			// tfCheckStack; body holds the meta-arguments.
+			key := "aws_cloudformation_stack." + name
+			stacks[key] = stacked{id: id, props: props}
+			expected[key] = body
+			continue
 		}
 		roleRef := "ref(aws_iam_role." + name + ".name)"
 		switch typ {
@@ -1045,6 +1526,113 @@ func tfCheckParity(cfg map[string]any, tmpl map[string]any) []string {
 					"document_version": auto["DocumentVersion"], "parameter": blocks,
 				}}
 			})
+		case "AWS::Backup::BackupVault":
+			set("name", "BackupVaultName", nil)
+			set("kms_key_arn", "EncryptionKeyArn", nil)
+			set("tags", "BackupVaultTags", nil)
+			if lock, ok := props["LockConfiguration"]; ok {
+				delete(props, "LockConfiguration")
+				// The lock is a resource of its own in Terraform, named
+				// after the vault; it refers to the vault so that Terraform
+				// locks the vault once it exists.
+				lb := cfnBlock(where+".LockConfiguration", lock, []cfnField{
+					{"MinRetentionDays", "min_retention_days", nil},
+					{"MaxRetentionDays", "max_retention_days", nil},
+					{"ChangeableForDays", "changeable_for_days", nil},
+				}, add)
+				lb["backup_vault_name"] = "ref(aws_backup_vault." + name + ".name)"
+				if retain != nil {
+					lb["lifecycle"] = retain
+				}
+				expected["aws_backup_vault_lock_configuration."+name] = lb
+			}
+		case "AWS::Backup::BackupPlan":
+			lifecycle := []cfnField{
+				{"DeleteAfterDays", "delete_after", nil},
+				{"MoveToColdStorageAfterDays", "cold_storage_after", nil},
+				{"OptInToArchiveForSupportedResources", "opt_in_to_archive_for_supported_resources", nil},
+			}
+			rules := where + ".BackupPlan.BackupPlanRule"
+			setBlock("BackupPlan", []cfnField{
+				{"BackupPlanName", "name", nil},
+				{"BackupPlanRule", "rule", cfnBlocks(rules, []cfnField{
+					{"RuleName", "rule_name", nil},
+					{"TargetBackupVault", "target_vault_name", nil},
+					{"ScheduleExpression", "schedule", nil},
+					{"ScheduleExpressionTimezone", "schedule_expression_timezone", nil},
+					{"StartWindowMinutes", "start_window", nil},
+					{"CompletionWindowMinutes", "completion_window", nil},
+					{"Lifecycle", "lifecycle", cfnBlocks(rules+".Lifecycle", lifecycle, add)},
+					{"RecoveryPointTags", "recovery_point_tags", nil},
+					{"CopyActions", "copy_action", cfnBlocks(rules+".CopyActions", []cfnField{
+						{"DestinationBackupVaultArn", "destination_vault_arn", nil},
+						{"Lifecycle", "lifecycle", cfnBlocks(rules+".CopyActions.Lifecycle", lifecycle, add)},
+					}, add)},
+				}, add)},
+				{"AdvancedBackupSettings", "advanced_backup_setting", cfnBlocks(where+".BackupPlan.AdvancedBackupSettings", []cfnField{
+					{"BackupOptions", "backup_options", nil},
+					{"ResourceType", "resource_type", nil},
+				}, add)},
+			})
+			set("tags", "BackupPlanTags", nil)
+		case "AWS::Backup::BackupSelection":
+			set("plan_id", "BackupPlanId", nil)
+			// The conditions of a selection, like the string_equals blocks
+			// of one condition block, must all hold.
+			setBlock("BackupSelection", []cfnField{
+				{"SelectionName", "name", nil},
+				{"IamRoleArn", "iam_role_arn", nil},
+				{"Resources", "resources", nil},
+				{"Conditions", "condition", cfnBlocks(where+".BackupSelection.Conditions", []cfnField{
+					{"StringEquals", "string_equals", cfnBlocks(where+".BackupSelection.Conditions.StringEquals", []cfnField{
+						{"ConditionKey", "key", nil},
+						{"ConditionValue", "value", nil},
+					}, add)},
+				}, add)},
+			})
+		case "AWS::DLM::LifecyclePolicy":
+			details := where + ".PolicyDetails"
+			schedules := details + ".Schedules"
+			retainRule := []cfnField{{"Count", "count", nil}, {"Interval", "interval", nil}, {"IntervalUnit", "interval_unit", nil}}
+			set("description", "Description", nil)
+			set("state", "State", nil)
+			set("execution_role_arn", "ExecutionRoleArn", nil)
+			set("tags", "Tags", cfnTagMap)
+			set("policy_details", "PolicyDetails", cfnBlocks(details, []cfnField{
+				{"PolicyType", "policy_type", nil},
+				{"ResourceTypes", "resource_types", nil},
+				{"TargetTags", "target_tags", cfnTagMap},
+				{"Parameters", "parameters", cfnBlocks(details+".Parameters", []cfnField{
+					{"ExcludeBootVolume", "exclude_boot_volume", nil},
+					{"NoReboot", "no_reboot", nil},
+				}, add)},
+				{"Schedules", "schedule", cfnBlocks(schedules, []cfnField{
+					{"Name", "name", nil},
+					{"CopyTags", "copy_tags", nil},
+					{"TagsToAdd", "tags_to_add", cfnTagMap},
+					{"VariableTags", "variable_tags", cfnTagMap},
+					{"CreateRule", "create_rule", cfnBlocks(schedules+".CreateRule", []cfnField{
+						{"CronExpression", "cron_expression", nil},
+						{"Interval", "interval", nil},
+						{"IntervalUnit", "interval_unit", nil},
+					}, add)},
+					{"RetainRule", "retain_rule", cfnBlocks(schedules+".RetainRule", retainRule, add)},
+					{"CrossRegionCopyRules", "cross_region_copy_rule", cfnBlocks(schedules+".CrossRegionCopyRules", []cfnField{
+						{"TargetRegion", "target", nil},
+						{"Encrypted", "encrypted", nil},
+						{"CmkArn", "cmk_arn", nil},
+						{"CopyTags", "copy_tags", nil},
+						{"RetainRule", "retain_rule", cfnBlocks(schedules+".CrossRegionCopyRules.RetainRule", retainRule, add)},
+					}, add)},
+					{"ShareRules", "share_rule", cfnBlocks(schedules+".ShareRules", []cfnField{
+						{"TargetAccounts", "target_accounts", nil},
+					}, add)},
+					{"FastRestoreRule", "fast_restore_rule", cfnBlocks(schedules+".FastRestoreRule", []cfnField{
+						{"AvailabilityZones", "availability_zones", nil},
+						{"Count", "count", nil},
+					}, add)},
+				}, add)},
+			}, add))
 		}
 		for _, p := range slices.Sorted(maps.Keys(props)) {
 			add("template resource %s: property %s has no Terraform counterpart known to this test", id, p)
@@ -1060,9 +1648,10 @@ func tfCheckParity(cfg map[string]any, tmpl map[string]any) []string {
 				add("%s.%s: %v", typ, name, err)
 				continue
 			}
-			actual[typ+"."+name] = tfDecodeJSONArgs(asMap(v), add, typ+"."+name)
+			actual[typ+"."+name] = tfBlocksAsLists(tfResourceArgs(typ), tfDecodeJSONArgs(asMap(v), add, typ+"."+name))
 		}
 	}
+	stackNames := map[string]string{} // stack name → Terraform address
 	for _, key := range slices.Sorted(maps.Keys(expected)) {
 		got, ok := actual[key]
 		if !ok {
@@ -1070,7 +1659,29 @@ func tfCheckParity(cfg map[string]any, tmpl map[string]any) []string {
 			continue
 		}
 		delete(actual, key)
-		if d := cmp.Diff(expected[key], got); d != "" {
+		typ, name, _ := strings.Cut(key, ".")
+		want := tfBlocksAsLists(tfResourceArgs(typ), expected[key])
+		if s, ok := stacks[key]; ok {
+			meta := map[string]any{}
+			for _, k := range []string{"depends_on", "lifecycle"} {
+				if v, ok := got[k]; ok {
+					meta[k] = v
+				}
+			}
+			if d := cmp.Diff(want, meta); d != "" {
+				add("%s differs from its template resource (-template +terraform):\n%s", key, d)
+			}
+			raw := asMap(tfLookup(cfg, "resource", typ, name))
+			tfCheckStack(key, s.id, raw, got, s.props, add)
+			if n, ok := got["name"].(string); ok {
+				if other, dup := stackNames[n]; dup {
+					add("%s and %s are both named stack %s", other, key, n)
+				}
+				stackNames[n] = key
+			}
+			continue
+		}
+		if d := cmp.Diff(want, got); d != "" {
 			add("%s differs from its template resource (-template +terraform):\n%s", key, d)
 		}
 	}
@@ -1120,8 +1731,112 @@ func tfCheckParity(cfg map[string]any, tmpl map[string]any) []string {
 	return problems
 }
 
+// tfCheckStack compares the aws_cloudformation_stack key, which deploys
+// template resource id (a lifecycle policy, cfnStacked), with the
+// resource's properties props (evaluated by cfnEvalValue). raw is the
+// stack's body as written, got as evaluated by tfEvalValue. The stack must
+// hold that one resource with the same properties once the parameters of
+// its template are replaced by the values the stack passes, its output
+// tfStackPolicyOutput must be what Ref returns on it, and its tags, which
+// CloudFormation puts on the stack's resources too, the resource's own.
+func tfCheckStack(key, id string, raw, got, props map[string]any, add func(string, ...any)) {
+	for _, k := range slices.Sorted(maps.Keys(got)) {
+		if !slices.Contains([]string{"name", "parameters", "tags", "template_body", "depends_on", "lifecycle"}, k) {
+			add("%s: argument %s has no counterpart in template resource %s", key, k, id)
+		}
+	}
+	if n, _ := got["name"].(string); !cfnStackName.MatchString(n) {
+		add("%s: name %v is not a CloudFormation stack name", key, got["name"])
+	}
+	var wantTags any
+	if t, ok := props["Tags"]; ok {
+		wantTags = cfnTagMap(t)
+	}
+	if d := cmp.Diff(wantTags, got["tags"]); d != "" {
+		add("%s: tags differ from the tags of template resource %s (-template +terraform):\n%s", key, id, d)
+	}
+	inner, err := tfStackTemplate(raw)
+	if err != nil {
+		add("%s: %v", key, err)
+		return
+	}
+	for _, k := range slices.Sorted(maps.Keys(inner)) {
+		if !slices.Contains([]string{"AWSTemplateFormatVersion", "Description", "Parameters", "Resources", "Outputs"}, k) {
+			add("%s: template_body holds %s, which this test does not check", key, k)
+		}
+	}
+	if v, ok := inner["AWSTemplateFormatVersion"]; ok && v != "2010-09-09" {
+		add("%s: template_body has AWSTemplateFormatVersion %v", key, v)
+	}
+	innerResources := asMap(inner["Resources"])
+	if len(innerResources) != 1 {
+		add("%s: template_body declares %d resources, want the lifecycle policy alone", key, len(innerResources))
+		return
+	}
+	innerID := slices.Collect(maps.Keys(innerResources))[0]
+	r := asMap(innerResources[innerID])
+	for _, k := range slices.Sorted(maps.Keys(r)) {
+		if k != "Type" && k != "Properties" {
+			add("%s: resource %s of template_body has %s, which template resource %s has not", key, innerID, k, id)
+		}
+	}
+	if r["Type"] != "AWS::DLM::LifecyclePolicy" {
+		add("%s: resource %s of template_body is a %v, want AWS::DLM::LifecyclePolicy", key, innerID, r["Type"])
+	}
+	declared := asMap(inner["Parameters"])
+	passed := asMap(got["parameters"])
+	for _, p := range slices.Sorted(maps.Keys(declared)) {
+		// A String without a default: the stack takes the value passed.
+		if d := cmp.Diff(map[string]any{"Type": "String"}, declared[p]); d != "" {
+			add("%s: parameter %s of template_body is not a plain String (-want +got):\n%s", key, p, d)
+		}
+		if _, ok := passed[p]; !ok {
+			add("%s: passes no value for parameter %s of its template_body", key, p)
+		}
+	}
+	for _, p := range slices.Sorted(maps.Keys(passed)) {
+		if _, ok := declared[p]; !ok {
+			add("%s: passes parameter %s, which its template_body does not declare", key, p)
+		}
+	}
+	gotProps := cfnEvalValue(cfnSubstituteParameters(r["Properties"], declared, passed), innerResources, add)
+	if d := cmp.Diff(any(props), gotProps); d != "" {
+		add("%s: the lifecycle policy of its template_body, parameters substituted, differs from template resource %s (-template +terraform):\n%s", key, id, d)
+	}
+	want := map[string]any{"Value": map[string]any{"Ref": innerID}}
+	if d := cmp.Diff(want, tfLookup(inner, "Outputs", tfStackPolicyOutput)); d != "" {
+		add("%s: output %s of its template_body is not the Ref of its lifecycle policy (-want +got):\n%s", key, tfStackPolicyOutput, d)
+	}
+}
+
+// cfnSubstituteParameters replaces each Ref to a declared parameter of a
+// template with the value passed for it.
+func cfnSubstituteParameters(v any, declared, passed map[string]any) any {
+	switch t := v.(type) {
+	case []any:
+		out := make([]any, len(t))
+		for i, x := range t {
+			out[i] = cfnSubstituteParameters(x, declared, passed)
+		}
+		return out
+	case map[string]any:
+		if p, ok := t["Ref"].(string); ok && len(t) == 1 {
+			if _, ok := declared[p]; ok {
+				return passed[p]
+			}
+		}
+		out := make(map[string]any, len(t))
+		for k, x := range t {
+			out[k] = cfnSubstituteParameters(x, declared, passed)
+		}
+		return out
+	}
+	return v
+}
+
 // cfnEvalValue resolves intrinsic functions: Ref and Fn::GetAtt to the
-// reference their Terraform counterpart writes, Fn::Sub with cfnSamples.
+// reference their Terraform counterpart writes, pseudo parameters and
+// Fn::Sub with cfnSamples.
 func cfnEvalValue(v any, resources map[string]any, add func(string, ...any)) any {
 	switch t := v.(type) {
 	case []any:
@@ -1133,15 +1848,27 @@ func cfnEvalValue(v any, resources map[string]any, add func(string, ...any)) any
 	case map[string]any:
 		if len(t) == 1 {
 			if id, ok := t["Ref"].(string); ok {
-				to := cfnTerraformTypes[asMap(resources[id])["Type"].(string)]
-				return "ref(" + to.tfType + "." + tfName(id) + "." + to.refAttr + ")"
+				if s, ok := cfnSamples["${"+id+"}"]; ok {
+					return s
+				}
+				_, ref, ok := cfnAddress(id, resources)
+				if !ok {
+					add("Ref %s: no resource of a type known to this test", id)
+					return v
+				}
+				return "ref(" + ref + ")"
 			}
 			if ga, ok := t["Fn::GetAtt"].([]any); ok && len(ga) == 2 {
 				if ga[1] != "Arn" {
 					add("Fn::GetAtt %v: only Arn is mapped", ga)
 				}
-				to := cfnTerraformTypes[asMap(resources[ga[0].(string)])["Type"].(string)]
-				return "ref(" + to.tfType + "." + tfName(ga[0].(string)) + ".arn)"
+				id := fmt.Sprint(ga[0])
+				address, _, ok := cfnAddress(id, resources)
+				if !ok || cfnStacked(asMap(resources[id])) {
+					add("Fn::GetAtt %v: no resource whose Terraform counterpart exports arn", ga)
+					return v
+				}
+				return "ref(" + address + ".arn)"
 			}
 			if s, ok := t["Fn::Sub"].(string); ok {
 				for placeholder, sample := range cfnSamples {
@@ -1301,21 +2028,302 @@ func TestTerraformNegativeControls(t *testing.T) {
 			func(cfg map[string]any) { delete(asMap(tfLookup(cfg, "resource")), "aws_iam_instance_profile") }},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			cfg := tfDecode(t, set)
-			if got := c.check(cfg); len(got) != 0 {
-				t.Fatalf("the intact configuration already fails: %v", got)
-			}
-			c.mutate(cfg)
-			got := c.check(cfg)
-			for _, p := range got {
-				if strings.Contains(p, c.want) {
-					t.Logf("reported: %s", tfExcerptLines(p))
-					return
-				}
-			}
-			t.Errorf("the check did not report %q; it reported %v", c.want, got)
+			tfNegativeControl(t, tfDecode(t, set), c.check, c.want, c.mutate)
 		})
 	}
+}
+
+// tfNegativeControl runs check on cfg, which must pass, then on cfg
+// mutated, which must report want.
+func tfNegativeControl(t *testing.T, cfg map[string]any, check func(map[string]any) []string, want string, mutate func(map[string]any)) {
+	t.Helper()
+	if got := check(cfg); len(got) != 0 {
+		t.Fatalf("the intact configuration already fails: %v", got)
+	}
+	mutate(cfg)
+	got := check(cfg)
+	for _, p := range got {
+		if strings.Contains(p, want) {
+			t.Logf("reported: %s", tfExcerptLines(p))
+			return
+		}
+	}
+	t.Errorf("the check did not report %q; it reported %v", want, got)
+}
+
+// tfSetNamed is the compiled set of that name.
+func tfSetNamed(t *testing.T, sets []tfSet, name string) tfSet {
+	t.Helper()
+	for _, s := range sets {
+		if s.name == name {
+			return s
+		}
+	}
+	t.Fatalf("no compiled set is named %s", name)
+	return tfSet{}
+}
+
+// TestTerraformEngineNegativeControls breaks, on purpose, the counterparts
+// of the backup and dlm engines' resources in copies of the sets that have
+// them, and expects each check to say so. Where a check reads the emitted
+// tree (documents), the copy's files may be broken too.
+func TestTerraformEngineNegativeControls(t *testing.T) {
+	sets := tfCompiledSets(t)
+	const (
+		vaultSet   = "golden/engine-backup-vault"
+		mixedSet   = "golden/engine-three-ways"
+		hooksSet   = "golden/engine-dlm-mysql"
+		archiveSet = "golden/engine-dlm-archive-vss"
+		dlmSet     = "terraform/dlm"
+	)
+	type checkFunc func(cfg map[string]any, set tfSet, tmpl map[string]any) []string
+	var (
+		structure  checkFunc = func(cfg map[string]any, _ tfSet, _ map[string]any) []string { return tfCheckStructure(cfg) }
+		references checkFunc = func(cfg map[string]any, _ tfSet, _ map[string]any) []string { return tfCheckReferences(cfg) }
+		documents  checkFunc = func(cfg map[string]any, set tfSet, _ map[string]any) []string { return tfCheckDocuments(cfg, set) }
+		iam        checkFunc = func(cfg map[string]any, set tfSet, _ map[string]any) []string { return tfCheckIAM(cfg, set) }
+		parity     checkFunc = func(cfg map[string]any, _ tfSet, tmpl map[string]any) []string { return tfCheckParity(cfg, tmpl) }
+	)
+	res := func(cfg map[string]any, keys ...string) map[string]any {
+		body := asMap(tfLookup(cfg, append([]string{"resource"}, keys...)...))
+		if body == nil {
+			t.Fatalf("resource %s is not declared", strings.Join(keys, "."))
+		}
+		return body
+	}
+	block := func(v any, keys ...string) map[string]any { // first item of nested blocks
+		for _, k := range keys {
+			l, _ := asMap(v)[k].([]any)
+			if len(l) == 0 {
+				t.Fatalf("no block %s", k)
+			}
+			v = l[0]
+		}
+		return asMap(v)
+	}
+	const (
+		vault     = "app_servers_backup_vault"
+		plan      = "app_servers_backup_plan"
+		selection = "app_servers_backup_selection"
+		hooks     = "mysql_dlm_lifecycle_policy"
+		archive   = "sql_monthly_lifecycle_policy"
+		dlm       = "web_dlm_lifecycle_policy"
+	)
+	for _, c := range []struct {
+		name, set string
+		check     checkFunc
+		want      string
+		mutate    func(cfg map[string]any, files compiler.Files)
+	}{
+		// Structure.
+		{"backup rule without its vault", vaultSet, structure, "required argument target_vault_name is missing",
+			func(cfg map[string]any, _ compiler.Files) {
+				delete(block(res(cfg, "aws_backup_plan", plan), "rule"), "target_vault_name")
+			}},
+		{"dlm pre-script the provider has no block for", dlmSet, structure, "argument scripts is not one the provider knows",
+			func(cfg map[string]any, _ compiler.Files) {
+				block(res(cfg, "aws_dlm_lifecycle_policy", dlm), "policy_details", "schedule", "create_rule")["scripts"] = []any{map[string]any{"execution_handler": "AWS_VSS_BACKUP"}}
+			}},
+		{"dlm archive the provider has no block for", dlmSet, structure, "argument archive_rule is not one the provider knows",
+			func(cfg map[string]any, _ compiler.Files) {
+				block(res(cfg, "aws_dlm_lifecycle_policy", dlm), "policy_details", "schedule")["archive_rule"] = []any{map[string]any{}}
+			}},
+		{"lifecycle meta-argument mistyped", dlmSet, structure, "prevent_destroy: string, want true or false",
+			func(cfg map[string]any, _ compiler.Files) {
+				res(cfg, "aws_dlm_lifecycle_policy", dlm)["lifecycle"] = map[string]any{"prevent_destroy": "true"}
+			}},
+		// References.
+		{"stack output its template does not declare", hooksSet, references, "has no output Nope",
+			func(cfg map[string]any, _ compiler.Files) {
+				asMap(tfLookup(cfg, "output", hooks))["value"] = `${aws_cloudformation_stack.` + hooks + `.outputs["Nope"]}`
+			}},
+		{"stack outputs read whole", hooksSet, references, "is the map of all the stack's outputs",
+			func(cfg map[string]any, _ compiler.Files) {
+				asMap(tfLookup(cfg, "output", hooks))["value"] = "${aws_cloudformation_stack." + hooks + ".outputs}"
+			}},
+		{"key read from another attribute", vaultSet, references, "only the outputs of an aws_cloudformation_stack are read by key",
+			func(cfg map[string]any, _ compiler.Files) {
+				asMap(tfLookup(cfg, "output", vault))["value"] = `${aws_backup_vault.` + vault + `.tags["Team"]}`
+			}},
+		{"stack output of an undeclared stack", hooksSet, references, "which the file does not declare",
+			func(cfg map[string]any, _ compiler.Files) {
+				asMap(tfLookup(cfg, "output", hooks))["value"] = `${aws_cloudformation_stack.nope.outputs["PolicyId"]}`
+			}},
+		// Documents.
+		{"shared document without a policy on ssm", hooksSet, documents, "no policy of the set runs on the ssm engine",
+			func(_ map[string]any, files compiler.Files) {
+				files[compiler.LinuxSnapshotDir+"command-document.json"] = []byte("{}")
+			}},
+		{"shared document missing with a policy on ssm", mixedSet, documents, "was not emitted, but the set has policies on the ssm engine",
+			func(_ map[string]any, files compiler.Files) {
+				delete(files, compiler.LinuxSnapshotDir+"command-document.json")
+			}},
+		{"shared document declared without a policy on ssm", hooksSet, documents, "aws_ssm_document.linux_snapshot_document is no document of the tree",
+			func(cfg map[string]any, _ compiler.Files) {
+				asMap(tfLookup(cfg, "resource", "aws_ssm_document"))["linux_snapshot_document"] = map[string]any{"content": "{}"}
+			}},
+		{"hooks document changed", hooksSet, documents, "differs from",
+			func(cfg map[string]any, _ compiler.Files) {
+				d := res(cfg, "aws_ssm_document", "mysql_dlm_d_l_m_hooks_document")
+				d["content"] = strings.Replace(d["content"].(string), "PRE", "POST", 1)
+			}},
+		// IAM.
+		{"service trust changed", hooksSet, iam, "differs from",
+			func(cfg map[string]any, _ compiler.Files) {
+				r := res(cfg, "aws_iam_role", "mysql_dlm_service_role")
+				r["assume_role_policy"] = strings.Replace(r["assume_role_policy"].(string), "dlm.amazonaws.com", "backup.amazonaws.com", 1)
+			}},
+		{"service policy dropped", hooksSet, iam, "no aws_iam_role_policy belongs to aws_iam_role.mysql_dlm_service_role",
+			func(cfg map[string]any, _ compiler.Files) {
+				delete(asMap(tfLookup(cfg, "resource")), "aws_iam_role_policy")
+			}},
+		// Parity: AWS Backup.
+		{"vault key changed", vaultSet, parity, "aws_backup_vault." + vault + " differs from its template resource",
+			func(cfg map[string]any, _ compiler.Files) {
+				res(cfg, "aws_backup_vault", vault)["kms_key_arn"] = "arn:aws:kms:eu-central-1:444455556666:key/other"
+			}},
+		{"vault no longer kept", vaultSet, parity, "aws_backup_vault." + vault + " differs from its template resource",
+			func(cfg map[string]any, _ compiler.Files) { delete(res(cfg, "aws_backup_vault", vault), "lifecycle") }},
+		{"vault lock missing", vaultSet, parity, "aws_backup_vault_lock_configuration." + vault + ": the template declares it",
+			func(cfg map[string]any, _ compiler.Files) {
+				delete(asMap(tfLookup(cfg, "resource")), "aws_backup_vault_lock_configuration")
+			}},
+		{"vault lock weakened", vaultSet, parity, "aws_backup_vault_lock_configuration." + vault + " differs from its template resource",
+			func(cfg map[string]any, _ compiler.Files) {
+				res(cfg, "aws_backup_vault_lock_configuration", vault)["min_retention_days"] = 1
+			}},
+		{"vault lock on a vault by name only", vaultSet, parity, "aws_backup_vault_lock_configuration." + vault + " differs from its template resource",
+			func(cfg map[string]any, _ compiler.Files) {
+				res(cfg, "aws_backup_vault_lock_configuration", vault)["backup_vault_name"] = "app-servers-prod"
+			}},
+		{"copy kept shorter", vaultSet, parity, "aws_backup_plan." + plan + " differs from its template resource",
+			func(cfg map[string]any, _ compiler.Files) {
+				block(res(cfg, "aws_backup_plan", plan), "rule", "copy_action", "lifecycle")["delete_after"] = 1
+			}},
+		{"VSS setting dropped", mixedSet, parity, "aws_backup_plan.files_backup_backup_plan differs from its template resource",
+			func(cfg map[string]any, _ compiler.Files) {
+				delete(res(cfg, "aws_backup_plan", "files_backup_backup_plan"), "advanced_backup_setting")
+			}},
+		{"selection condition changed", vaultSet, parity, "aws_backup_selection." + selection + " differs from its template resource",
+			func(cfg map[string]any, _ compiler.Files) {
+				block(res(cfg, "aws_backup_selection", selection), "condition", "string_equals")["value"] = "development"
+			}},
+		{"selection missing", vaultSet, parity, "aws_backup_selection." + selection + "2: the template declares it",
+			func(cfg map[string]any, _ compiler.Files) {
+				delete(res(cfg, "aws_backup_selection"), selection+"2")
+			}},
+		// Parity: Data Lifecycle Manager.
+		{"dlm retention changed", dlmSet, parity, "aws_dlm_lifecycle_policy." + dlm + " differs from its template resource",
+			func(cfg map[string]any, _ compiler.Files) {
+				block(res(cfg, "aws_dlm_lifecycle_policy", dlm), "policy_details", "schedule", "retain_rule")["interval"] = 1
+			}},
+		{"dlm targets swapped", dlmSet, parity, "aws_dlm_lifecycle_policy." + dlm + " differs from its template resource",
+			func(cfg map[string]any, _ compiler.Files) {
+				block(res(cfg, "aws_dlm_lifecycle_policy", dlm), "policy_details")["target_tags"] = map[string]any{"Tier": "web-b"}
+			}},
+		{"dlm share dropped", dlmSet, parity, "aws_dlm_lifecycle_policy." + dlm + "2 differs from its template resource",
+			func(cfg map[string]any, _ compiler.Files) {
+				delete(block(res(cfg, "aws_dlm_lifecycle_policy", dlm+"2"), "policy_details", "schedule"), "share_rule")
+			}},
+		// Parity: a lifecycle policy deployed as a stack.
+		{"stacked policy's retention changed", hooksSet, parity, "parameters substituted, differs from template resource",
+			func(cfg map[string]any, _ compiler.Files) {
+				tfMutateStackTemplate(t, cfg, hooks, func(tmpl map[string]any) {
+					asMap(tfLookup(tmpl, "Resources", "LifecyclePolicy", "Properties", "PolicyDetails", "Schedules").([]any)[0])["RetainRule"] = map[string]any{"Count": 1}
+				})
+			}},
+		{"stacked policy's archive dropped", archiveSet, parity, "parameters substituted, differs from template resource",
+			func(cfg map[string]any, _ compiler.Files) {
+				tfMutateStackTemplate(t, cfg, archive, func(tmpl map[string]any) {
+					delete(asMap(tfLookup(tmpl, "Resources", "LifecyclePolicy", "Properties", "PolicyDetails", "Schedules").([]any)[0]), "ArchiveRule")
+				})
+			}},
+		{"stack passes another role", hooksSet, parity, "parameters substituted, differs from template resource",
+			func(cfg map[string]any, _ compiler.Files) {
+				asMap(res(cfg, "aws_cloudformation_stack", hooks)["parameters"])["ExecutionRoleArn"] = "${aws_iam_role.mysql_dlm_instance_role.arn}"
+			}},
+		{"stack passes another document", hooksSet, parity, "parameters substituted, differs from template resource",
+			func(cfg map[string]any, _ compiler.Files) {
+				asMap(res(cfg, "aws_cloudformation_stack", hooks)["parameters"])["HooksDocument"] = "AWS-RunShellScript"
+			}},
+		{"stack template without its parameters", archiveSet, parity, "passes parameter ExecutionRoleArn, which its template_body does not declare",
+			func(cfg map[string]any, _ compiler.Files) {
+				tfMutateStackTemplate(t, cfg, archive, func(tmpl map[string]any) {
+					delete(tmpl, "Parameters")
+				})
+			}},
+		{"stack template without a parameter's value", archiveSet, parity, "passes no value for parameter ExecutionRoleArn",
+			func(cfg map[string]any, _ compiler.Files) {
+				delete(asMap(res(cfg, "aws_cloudformation_stack", archive)["parameters"]), "ExecutionRoleArn")
+			}},
+		{"stack template with an interpolation", hooksSet, parity, "template_body: unexpected interpolation",
+			func(cfg map[string]any, _ compiler.Files) {
+				body := res(cfg, "aws_cloudformation_stack", hooks)
+				body["template_body"] = strings.Replace(body["template_body"].(string), `{"Ref":"ExecutionRoleArn"}`, `"${aws_iam_role.mysql_dlm_service_role.arn}"`, 1)
+			}},
+		{"stack output that is not the policy", hooksSet, parity, "is not the Ref of its lifecycle policy",
+			func(cfg map[string]any, _ compiler.Files) {
+				tfMutateStackTemplate(t, cfg, hooks, func(tmpl map[string]any) {
+					asMap(tfLookup(tmpl, "Outputs", "PolicyId"))["Value"] = map[string]any{"Fn::GetAtt": []any{"LifecyclePolicy", "Arn"}}
+				})
+			}},
+		{"stack holding a second resource", hooksSet, parity, "template_body declares 2 resources",
+			func(cfg map[string]any, _ compiler.Files) {
+				tfMutateStackTemplate(t, cfg, hooks, func(tmpl map[string]any) {
+					asMap(tmpl["Resources"])["Topic"] = map[string]any{"Type": "AWS::SNS::Topic"}
+				})
+			}},
+		{"stack with other tags", hooksSet, parity, "tags differ from the tags of template resource",
+			func(cfg map[string]any, _ compiler.Files) {
+				res(cfg, "aws_cloudformation_stack", hooks)["tags"] = map[string]any{"Team": "other"}
+			}},
+		{"stack with an invalid name", hooksSet, parity, "is not a CloudFormation stack name",
+			func(cfg map[string]any, _ compiler.Files) {
+				res(cfg, "aws_cloudformation_stack", hooks)["name"] = "ssm_backup_policy"
+			}},
+		{"stacks with one name", hooksSet, parity, "are both named stack",
+			func(cfg map[string]any, _ compiler.Files) {
+				res(cfg, "aws_cloudformation_stack", hooks+"2")["name"] = res(cfg, "aws_cloudformation_stack", hooks)["name"]
+			}},
+		{"stacked policy written as aws_dlm_lifecycle_policy", archiveSet, parity, "aws_cloudformation_stack." + archive + ": the template declares it",
+			func(cfg map[string]any, _ compiler.Files) {
+				resources := asMap(cfg["resource"])
+				resources["aws_dlm_lifecycle_policy"] = map[string]any{archive: resources["aws_cloudformation_stack"].(map[string]any)[archive]}
+				delete(resources, "aws_cloudformation_stack")
+			}},
+		{"stacked policy's output read from the stack's id", hooksSet, parity, "output." + hooks + " differs from template output",
+			func(cfg map[string]any, _ compiler.Files) {
+				asMap(tfLookup(cfg, "output", hooks))["value"] = "${aws_cloudformation_stack." + hooks + ".id}"
+			}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			set := tfSetNamed(t, sets, c.set)
+			var tmpl map[string]any
+			if err := json.Unmarshal(set.files[compiler.TemplatePath], &tmpl); err != nil {
+				t.Fatal(err)
+			}
+			set.files = maps.Clone(set.files)
+			check := func(cfg map[string]any) []string { return c.check(cfg, set, tmpl) }
+			tfNegativeControl(t, tfDecode(t, set), check, c.want, func(cfg map[string]any) { c.mutate(cfg, set.files) })
+		})
+	}
+}
+
+// tfMutateStackTemplate changes the template_body of a stack as Terraform
+// would hand it to CloudFormation, and writes it back escaped.
+func tfMutateStackTemplate(t *testing.T, cfg map[string]any, stack string, mutate func(tmpl map[string]any)) {
+	t.Helper()
+	body := asMap(tfLookup(cfg, "resource", "aws_cloudformation_stack", stack))
+	tmpl, err := tfStackTemplate(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mutate(tmpl)
+	b, err := json.Marshal(tmpl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body["template_body"] = strings.NewReplacer("${", "$${", "%{", "%%{").Replace(string(b))
 }
 
 // tfUnescapeContent writes the shared document's content as it would read
@@ -1490,24 +2498,50 @@ func TestTerraformValidate(t *testing.T) {
 	// Negative controls: each broken copy must be rejected, in its module.
 	broken := t.TempDir()
 	breaks := map[string]struct {
+		set     string // "": the examples
 		summary string
 		mutate  func(cfg map[string]any)
 	}{
-		"missing-argument": {"Missing required argument", func(cfg map[string]any) {
+		"missing-argument": {"", "Missing required argument", func(cfg map[string]any) {
 			for _, b := range asMap(tfLookup(cfg, "resource", "aws_ssm_maintenance_window_task")) {
 				delete(asMap(b), "window_id")
 			}
 		}},
-		"dangling-reference": {"Reference to undeclared resource", func(cfg map[string]any) {
+		"dangling-reference": {"", "Reference to undeclared resource", func(cfg map[string]any) {
 			for _, b := range asMap(tfLookup(cfg, "resource", "aws_ssm_maintenance_window_task")) {
 				asMap(b)["service_role_arn"] = "${aws_iam_role.nope.arn}"
 			}
 		}},
-		"unescaped-content": {"", tfUnescapeContent},
+		"unescaped-content": {"", "", tfUnescapeContent},
+		"backup-rule-without-vault": {"golden/engine-backup-vault", "Missing required argument", func(cfg map[string]any) {
+			for _, b := range asMap(tfLookup(cfg, "resource", "aws_backup_plan")) {
+				for _, r := range asMap(b)["rule"].([]any) {
+					delete(asMap(r), "target_vault_name")
+				}
+			}
+		}},
+		// What the stack stands in for: the provider has no scripts block.
+		"dlm-scripts": {"terraform/dlm", "Extraneous JSON object property", func(cfg map[string]any) {
+			for _, b := range asMap(tfLookup(cfg, "resource", "aws_dlm_lifecycle_policy")) {
+				rule := asMap(tfLookup(asMap(b)["policy_details"].([]any)[0], "schedule").([]any)[0])
+				asMap(rule["create_rule"].([]any)[0])["scripts"] = []any{map[string]any{"execution_handler": "AWS_VSS_BACKUP"}}
+			}
+		}},
+		"stack-output-of-a-vault": {"golden/engine-three-ways", "Unsupported attribute", func(cfg map[string]any) {
+			for _, o := range asMap(cfg["output"]) {
+				if strings.Contains(asMap(o)["value"].(string), "aws_cloudformation_stack.") {
+					asMap(o)["value"] = "${aws_backup_vault.files_backup_backup_vault.outputs[\"PolicyId\"]}"
+				}
+			}
+		}},
 	}
 	configs = map[string][]byte{}
 	for name, b := range breaks {
-		cfg := tfDecode(t, sets[0])
+		set := sets[0]
+		if b.set != "" {
+			set = tfSetNamed(t, sets, b.set)
+		}
+		cfg := tfDecode(t, set)
 		b.mutate(cfg)
 		out, err := json.Marshal(cfg)
 		if err != nil {

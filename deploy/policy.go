@@ -40,6 +40,10 @@ const (
 	scopeDocument
 	scopeMaintenanceWindow
 	scopeLifecyclePolicy
+	scopeBackup
+	scopeBackupStorage
+	scopeRecycleBin
+	scopeLast = scopeRecycleBin
 )
 
 type grant struct {
@@ -102,6 +106,33 @@ var resourceGrants = map[string][]grant{
 		}},
 		{scopeRole, []string{"iam:PassRole"}},
 	},
+	// Vault names are the policy's choice, so vaults are not scoped by
+	// name. A vault with a KMS key needs the principal's grants on it, through
+	// AWS Backup only; every vault needs AWS Backup's storage mounted.
+	"AWS::Backup::BackupVault": {
+		{scopeBackup, []string{
+			"backup:CreateBackupVault", "backup:DescribeBackupVault", "backup:DeleteBackupVault",
+			"backup:PutBackupVaultLockConfiguration", "backup:DeleteBackupVaultLockConfiguration",
+			"backup:TagResource", "backup:UntagResource", "backup:ListTags",
+		}},
+		{scopeBackupStorage, []string{
+			"backup-storage:MountCapsule",
+			"kms:CreateGrant", "kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey", "kms:RetireGrant",
+		}},
+	},
+	"AWS::Backup::BackupPlan": {{scopeBackup, []string{
+		"backup:CreateBackupPlan", "backup:GetBackupPlan", "backup:UpdateBackupPlan", "backup:DeleteBackupPlan",
+		"backup:TagResource", "backup:UntagResource", "backup:ListTags",
+	}}},
+	"AWS::Backup::BackupSelection": {
+		{scopeBackup, []string{"backup:CreateBackupSelection", "backup:GetBackupSelection", "backup:DeleteBackupSelection"}},
+		// The selection names the service role, which CloudFormation passes.
+		{scopeRole, []string{"iam:PassRole"}},
+	},
+	"AWS::Rbin::Rule": {{scopeRecycleBin, []string{
+		"rbin:CreateRule", "rbin:GetRule", "rbin:UpdateRule", "rbin:DeleteRule",
+		"rbin:TagResource", "rbin:UntagResource", "rbin:ListTagsForResource",
+	}}},
 }
 
 var scopeSids = map[scope]string{
@@ -112,6 +143,9 @@ var scopeSids = map[scope]string{
 	scopeDocument:             "GeneratedDocuments",
 	scopeMaintenanceWindow:    "MaintenanceWindows",
 	scopeLifecyclePolicy:      "LifecyclePolicies",
+	scopeBackup:               "BackupVaultsPlansSelections",
+	scopeBackupStorage:        "BackupVaultStorageAndKeysThroughBackup",
+	scopeRecycleBin:           "RecycleBinRules",
 }
 
 // DeployerPolicy is the IAM identity policy a principal needs to deploy the
@@ -203,7 +237,7 @@ func DeployerPolicy(template []byte, sc PolicyScope) (*compiler.PolicyDocument, 
 		})
 	}
 	iamPath := strings.TrimPrefix(compiler.IAMPath, "/")
-	for s := scopeRole; s <= scopeLifecyclePolicy; s++ {
+	for s := scopeRole; s <= scopeLast; s++ {
 		actions := byScope[s]
 		if len(actions) == 0 {
 			continue
@@ -222,6 +256,12 @@ func DeployerPolicy(template []byte, sc PolicyScope) (*compiler.PolicyDocument, 
 				st.Condition = compiler.Condition{"StringEquals": {"iam:AWSServiceName": {"ssm.amazonaws.com"}}}
 			}
 		}
+		if s == scopeBackupStorage {
+			// MountCapsule has no resource; the keys are used through AWS
+			// Backup only.
+			st.Resource = []string{"*"}
+			st.Condition = compiler.Condition{"StringLike": {"kms:ViaService": {"backup.*.amazonaws.com"}}}
+		}
 		for _, r := range regions {
 			p := partitionOf(r)
 			switch s {
@@ -236,6 +276,12 @@ func DeployerPolicy(template []byte, sc PolicyScope) (*compiler.PolicyDocument, 
 					fmt.Sprintf("arn:%s:ssm:%s:*:windowtask/*", p, r))
 			case scopeLifecyclePolicy:
 				st.Resource = append(st.Resource, fmt.Sprintf("arn:%s:dlm:%s:*:policy/*", p, r))
+			case scopeBackup:
+				st.Resource = append(st.Resource,
+					fmt.Sprintf("arn:%s:backup:%s:*:backup-vault:*", p, r),
+					fmt.Sprintf("arn:%s:backup:%s:*:backup-plan:*", p, r))
+			case scopeRecycleBin:
+				st.Resource = append(st.Resource, fmt.Sprintf("arn:%s:rbin:%s:*:rule/*", p, r))
 			}
 		}
 		doc.Statement = append(doc.Statement, st)

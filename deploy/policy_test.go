@@ -5,6 +5,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -161,10 +162,6 @@ func TestDeployerPolicyCoversTheGeneratedNames(t *testing.T) {
 	if slr := st["SystemsManagerServiceLinkedRole"]; slr.Condition["StringEquals"]["iam:AWSServiceName"][0] != "ssm.amazonaws.com" {
 		t.Errorf("service-linked role statement: %+v", slr)
 	}
-	// Only the types in the template: no lifecycle policies here.
-	if _, ok := st["LifecyclePolicies"]; ok {
-		t.Error("LifecyclePolicies granted without a lifecycle policy in the template")
-	}
 }
 
 func TestDeployerPolicyIsDeterministicJSON(t *testing.T) {
@@ -196,7 +193,8 @@ func TestDeployerPolicyIsDeterministicJSON(t *testing.T) {
 	for _, s := range v.Statement {
 		sids = append(sids, s.Sid)
 	}
-	want := []string{"ChangeSetsOnTheStack", "GeneratedRoles", "GeneratedManagedPolicies", "GeneratedInstanceProfiles", "SystemsManagerServiceLinkedRole", "GeneratedDocuments", "MaintenanceWindows"}
+	want := []string{"ChangeSetsOnTheStack", "GeneratedRoles", "GeneratedManagedPolicies", "GeneratedInstanceProfiles", "SystemsManagerServiceLinkedRole", "GeneratedDocuments", "MaintenanceWindows",
+		"LifecyclePolicies", "BackupVaultsPlansSelections", "BackupVaultStorageAndKeysThroughBackup", "RecycleBinRules"}
 	if diff := cmp.Diff(want, sids); diff != "" {
 		t.Errorf("statements (-want +got):\n%s", diff)
 	}
@@ -214,8 +212,11 @@ func TestDeployerPolicyFollowsTheTemplateTypes(t *testing.T) {
 	if !allows(st["GeneratedRoles"], "iam:PassRole", "arn:aws-cn:iam::123456789012:role/ssm-backup/ssmb-x") {
 		t.Errorf("roles statement in aws-cn: %+v", st["GeneratedRoles"])
 	}
-	if _, ok := st["GeneratedDocuments"]; ok {
-		t.Error("documents granted without a document in the template")
+	// Only the types in the template.
+	for _, sid := range []string{"GeneratedDocuments", "BackupVaultsPlansSelections", "RecycleBinRules"} {
+		if _, ok := st[sid]; ok {
+			t.Errorf("%s granted without such a resource in the template", sid)
+		}
 	}
 	if !allows(st["ChangeSetsOnTheStack"], "cloudformation:DescribeStacks", "arn:aws-cn:cloudformation:cn-north-1:123456789012:stack/s/1") {
 		t.Errorf("stack statement: %+v", st["ChangeSetsOnTheStack"])
@@ -227,6 +228,31 @@ func TestDeployerPolicyFollowsTheTemplateTypes(t *testing.T) {
 	}
 	if _, err := DeployerPolicy([]byte(`{`), PolicyScope{Stack: "s"}); err == nil {
 		t.Error("broken JSON accepted")
+	}
+}
+
+func TestDeployerPolicyForBackupAndRecycleBin(t *testing.T) {
+	doc, err := DeployerPolicy([]byte(`{"Resources":{"V":{"Type":"AWS::Backup::BackupVault"},"P":{"Type":"AWS::Backup::BackupPlan"},"S":{"Type":"AWS::Backup::BackupSelection"},"R":{"Type":"AWS::Rbin::Rule"}}}`), PolicyScope{Stack: "s", Regions: []string{"eu-west-1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := statements(t, doc)
+	for _, c := range []struct{ sid, action, resource string }{
+		{"BackupVaultsPlansSelections", "backup:CreateBackupVault", "arn:aws:backup:eu-west-1:123456789012:backup-vault:prod"},
+		{"BackupVaultsPlansSelections", "backup:CreateBackupSelection", "arn:aws:backup:eu-west-1:123456789012:backup-plan:0123"},
+		{"BackupVaultStorageAndKeysThroughBackup", "backup-storage:MountCapsule", "*"},
+		{"RecycleBinRules", "rbin:CreateRule", "arn:aws:rbin:eu-west-1:123456789012:rule/abc"},
+		{"GeneratedRoles", "iam:PassRole", "arn:aws:iam::123456789012:role/ssm-backup/ssmb-x-backup"},
+	} {
+		if !allows(st[c.sid], c.action, c.resource) {
+			t.Errorf("%s does not allow %s on %s: %+v", c.sid, c.action, c.resource, st[c.sid])
+		}
+	}
+	if allows(st["BackupVaultsPlansSelections"], "backup:CreateBackupVault", "arn:aws:backup:us-east-1:123456789012:backup-vault:prod") {
+		t.Error("vaults granted outside the deployed regions")
+	}
+	if c := st["BackupVaultStorageAndKeysThroughBackup"].Condition["StringLike"]["kms:ViaService"]; len(c) != 1 || c[0] != "backup.*.amazonaws.com" {
+		t.Errorf("keys are not limited to AWS Backup: %v", c)
 	}
 }
 
@@ -246,7 +272,7 @@ func TestEveryGrantedTypeIsKnown(t *testing.T) {
 			}
 			for _, a := range g.actions {
 				svc, _, ok := strings.Cut(a, ":")
-				if !ok || (svc != "iam" && svc != "ssm" && svc != "dlm") || seen[a] {
+				if !ok || !slices.Contains([]string{"iam", "ssm", "dlm", "backup", "backup-storage", "kms", "rbin"}, svc) || seen[a] {
 					t.Errorf("%s: action %q", typ, a)
 				}
 				seen[a] = true

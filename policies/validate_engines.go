@@ -35,16 +35,22 @@ const (
 	dlmMinArchiveRetention = 90 * day
 	// FastRestoreRule.AvailabilityZones: 1 to 10; Count 1 to 1000.
 	maxFastRestoreZones = 10
+	// Lifecycle policies emitted for one policy: one per target tag value.
+	maxDLMPolicies = 10
 )
 
 // dlmHourIntervals are the CreateRule intervals DLM takes, in hours.
 var dlmHourIntervals = []int{1, 2, 3, 4, 6, 8, 12, 24}
 
 var (
-	engines         = []string{string(EngineSSM), string(EngineBackup), string(EngineDLM)}
-	scriptFailures  = []string{"skip", "crash"}
-	vaultNameRE     = regexp.MustCompile(`^[a-zA-Z0-9_-]{2,50}$`)
-	kmsKeyARNRE     = regexp.MustCompile(`^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]+$`)
+	engines        = []string{string(EngineSSM), string(EngineBackup), string(EngineDLM)}
+	scriptFailures = []string{"skip", "crash"}
+	vaultNameRE    = regexp.MustCompile(`^[a-zA-Z0-9_-]{2,50}$`)
+	kmsKeyARNRE    = regexp.MustCompile(`^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]+$`)
+	// Data Lifecycle Manager's TagKey (its lifecycle policies' own tags):
+	// ASCII letters and "+" to "=" (digits, "," "-" "." "/" ":" ";" "<"
+	// "="), "_" ".", ":" and "/"; no spaces.
+	dlmTagKeyRE     = regexp.MustCompile(`^[a-zA-Z+-=._:/]+$`)
 	zoneRE          = regexp.MustCompile(`^[a-z]{2}(-gov)?-[a-z]+-[0-9][a-z]$`)
 	engineTitles    = map[Engine]string{EngineSSM: "Systems Manager", EngineBackup: "AWS Backup", EngineDLM: "Data Lifecycle Manager"}
 	engineFieldHelp = map[Engine]string{EngineBackup: "spec.backup", EngineDLM: "spec.dlm"}
@@ -283,6 +289,12 @@ func (v *validator) dlmEngine() {
 	if v.volumes == RootVolume {
 		v.cannotValue("spec.volumes", e, "Data Lifecycle Manager can leave out the boot volume or data volumes by tag, but cannot snapshot the root volume alone", "volumes root", EngineSSM)
 	}
+	for k, vals := range s.Targets.Tags {
+		if len(vals) > maxDLMPolicies && len(s.Targets.Tags) == 1 {
+			v.errorf("spec.targets.tags."+k, fmt.Sprintf("each value becomes one Data Lifecycle Manager policy (an account has at most 100 per region); list at most %d values", maxDLMPolicies),
+				"%d values of target tag %s", len(vals), k)
+		}
+	}
 	if n := len(s.Targets.Tags); n > 1 {
 		v.errorf("spec.targets.tags", "Data Lifecycle Manager targets every instance that carries any one of its target tags, so it cannot require all of several keys; select with one tag key (several values are fine), or use \"engine: ssm\" or \"engine: backup\", which can",
 			"the targets need all of %d tag keys, which engine dlm cannot express", n)
@@ -347,6 +359,11 @@ func (v *validator) dlmEngine() {
 			if v.src.Has(p + ".retention") {
 				v.cannot(p+".retention", e, "it shares the snapshots; how long the other account keeps its copies is up to that account", EngineSSM)
 			}
+		}
+	}
+	for _, k := range sortedKeys(s.Tags) {
+		if !dlmTagKeyRE.MatchString(k) {
+			v.keyErrorf("spec.tags."+k, "Data Lifecycle Manager tags its lifecycle policies with the policy's tags, and its tag keys are ASCII letters, digits and + - = . _ : / only (no spaces); rename the tag", "tag key %q cannot tag a Data Lifecycle Manager policy", k)
 		}
 	}
 	d := s.DLM

@@ -130,7 +130,15 @@ func (l *StringList) decodeNode(n *yaml.Node, dec *decoder, path string) {
 
 // Defaults the compiler relies on; validate.go checks the values given.
 var (
-	DefaultMaxFreeze       = MustDuration("10s")
+	DefaultMaxFreeze = MustDuration("10s")
+	// DefaultDLMMaxFreeze is the budget of a policy run by Data Lifecycle
+	// Manager: its hold lasts from the pre-script until the post-script
+	// arrives, two Systems Manager command round trips and DLM's own
+	// CreateSnapshots call, which take longer than the on-instance
+	// script of the ssm engine; 30s still leaves the pre-script room for
+	// its applications within DLM's 120 s script timeout
+	// (documents.LinuxDLMHooksCommand).
+	DefaultDLMMaxFreeze    = MustDuration("30s")
 	DefaultWindowDuration  = MustDuration("2h")
 	DefaultWindowCutoff    = MustDuration("0h")
 	DefaultLockWaitTimeout = MustDuration("5s")
@@ -174,8 +182,14 @@ func (s Spec) VolumesOrDefault() VolumeSelection {
 	return s.Volumes
 }
 
-// MaxFreezeOrDefault returns the freeze budget, 10s when unset.
-func (s Spec) MaxFreezeOrDefault() Duration { return orDefault(s.MaxFreeze, DefaultMaxFreeze) }
+// MaxFreezeOrDefault returns the freeze budget when unset: 10s, or 30s for
+// engine dlm.
+func (s Spec) MaxFreezeOrDefault() Duration {
+	if s.Engine == EngineDLM {
+		return orDefault(s.MaxFreeze, DefaultDLMMaxFreeze)
+	}
+	return orDefault(s.MaxFreeze, DefaultMaxFreeze)
+}
 
 func orDefault(d *Duration, def Duration) Duration {
 	if d == nil {

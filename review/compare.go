@@ -227,7 +227,7 @@ func diffFiles(old, new compiler.Files) FileChanges {
 }
 
 func (c *PolicyChange) empty() bool {
-	return c.Schedule == nil && c.Targets == nil && c.Retention == nil && len(c.Snapshot) == 0 &&
+	return c.OldEngine == "" && c.Schedule == nil && c.Targets == nil && c.Retention == nil && len(c.Snapshot) == 0 &&
 		c.Copies == nil && c.Archive == nil && len(c.IAM) == 0 && len(c.Files) == 0
 }
 
@@ -241,6 +241,12 @@ func describe(kind string, old, new *policyState, now time.Time) PolicyChange {
 	}
 	if new != nil {
 		n, c.Name = *new, new.name
+	}
+	c.Engine = n.engine
+	if new == nil {
+		c.Engine = o.engine
+	} else if old != nil && o.engine != n.engine {
+		c.OldEngine = o.engine
 	}
 
 	// Schedule: next runs are listed when the timing changes, and for a

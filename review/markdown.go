@@ -170,6 +170,12 @@ func writePolicy(b *strings.Builder, c PolicyChange) {
 	default:
 		fmt.Fprintf(b, "### Changed: %s\n\n", code(c.Name))
 	}
+	switch {
+	case c.OldEngine != "":
+		fmt.Fprintf(b, "**Engine:** %s → %s: the old engine's resources are deleted and the new one's created; the snapshots taken so far stay, and nothing of the new engine prunes them\n\n", engineText(c.OldEngine), engineText(c.Engine))
+	case c.Change != Changed || c.Engine != EngineSSM:
+		fmt.Fprintf(b, "**Engine:** %s\n\n", engineText(c.Engine))
+	}
 	if c.Targets != nil {
 		writeBeforeAfter(b, "Targets", c.Change, targetsText(c.Targets.Old), targetsText(c.Targets.New))
 	}

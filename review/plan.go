@@ -49,7 +49,12 @@ const (
 type PolicyChange struct {
 	Name string `json:"name"`
 	// Change is "added", "removed" or "changed".
-	Change    string           `json:"change"`
+	Change string `json:"change"`
+	// Engine is the engine that runs the policy (ssm, backup or dlm):
+	// the new one, or the old one of a removed policy; OldEngine is set
+	// when a changed policy moves to another engine.
+	Engine    string           `json:"engine"`
+	OldEngine string           `json:"oldEngine,omitempty"`
 	Schedule  *ScheduleChange  `json:"schedule,omitempty"`
 	Targets   *TargetsChange   `json:"targets,omitempty"`
 	Retention *RetentionChange `json:"retention,omitempty"`

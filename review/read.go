@@ -27,6 +27,7 @@ const (
 // that could not be read is zero and explained in the tree's notes.
 type policyState struct {
 	name      string
+	engine    string
 	schedule  *Schedule
 	targets   []Target
 	retention Retention
@@ -206,7 +207,17 @@ func parameterDefaults(content []byte) (map[string]string, error) {
 func (t *tree) read(name string) (*policyState, []string) {
 	r := &policyReader{t: t}
 	dir := t.dirs[name]
-	st := &policyState{name: name, retention: Retention{Rule: RuleNone}}
+	st := &policyState{name: name, retention: Retention{Rule: RuleNone}, engine: engineOf(dir)}
+	switch st.engine { // engines.go
+	case EngineBackup:
+		r.readBackup(st, dir)
+		st.roles = r.readRoles(name, dir)
+		return st, r.notes
+	case EngineDLM:
+		r.readDLM(st, dir)
+		st.roles = r.readRoles(name, dir)
+		return st, r.notes
+	}
 	taskDocument := r.readWindow(st, dir)
 	steps := r.readRunbook(name, dir, taskDocument)
 	st.retention = retentionFromSteps(steps)

@@ -16,6 +16,9 @@ import (
 // below /properties; TestCreateOnlyTable checks them against the schemas in
 // testdata/reference/cfn.
 var createOnly = map[string][]string{
+	"AWS::Backup::BackupPlan":           nil,
+	"AWS::Backup::BackupSelection":      {"BackupPlanId", "BackupSelection"},
+	"AWS::Backup::BackupVault":          {"BackupVaultName", "EncryptionKeyArn"},
 	"AWS::DLM::LifecyclePolicy":         nil,
 	"AWS::IAM::InstanceProfile":         {"InstanceProfileName", "Path"},
 	"AWS::IAM::ManagedPolicy":           {"Description", "ManagedPolicyName", "Path"},

@@ -12,6 +12,10 @@ func retentionText(r Retention) string {
 	case RuleCount:
 		return fmt.Sprintf("keeps the newest %d %s of each instance", r.KeepCount, plural(r.KeepCount, "snapshot set", "snapshot sets"))
 	case RuleMaxAge:
+		if r.MinKeep == 0 {
+			// AWS Backup and Data Lifecycle Manager keep no floor.
+			return fmt.Sprintf("keeps each snapshot for %d %s, then deletes it", r.MaxAgeDays, plural(r.MaxAgeDays, "day", "days"))
+		}
 		return fmt.Sprintf("keeps each instance's snapshot sets for %d %s, and always %s",
 			r.MaxAgeDays, plural(r.MaxAgeDays, "day", "days"), newest(r.MinKeep))
 	}
@@ -28,7 +32,7 @@ func sameRetention(a, b Retention) bool {
 	case RuleCount:
 		return a.KeepCount == b.KeepCount
 	case RuleMaxAge:
-		return a.MaxAgeDays == b.MaxAgeDays && max(a.MinKeep, 1) == max(b.MinKeep, 1)
+		return a.MaxAgeDays == b.MaxAgeDays && a.MinKeep == b.MinKeep
 	}
 	return true
 }

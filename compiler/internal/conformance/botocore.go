@@ -6,6 +6,7 @@ import (
 	"math/big"
 	"os"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -17,6 +18,10 @@ import (
 // required members, min/max (length of strings and lists, entries of maps,
 // value of numbers), a pattern and an enum.
 type Model struct {
+	Metadata struct {
+		// EndpointPrefix names the service: ssm, dlm, backup.
+		EndpointPrefix string `json:"endpointPrefix"`
+	} `json:"metadata"`
 	Shapes map[string]*Shape `json:"shapes"`
 
 	mu       sync.Mutex
@@ -349,6 +354,9 @@ func (m *Model) CheckPatterns() []error {
 		}
 	}
 	for _, p := range sortedKeys(re2Substitutes) {
+		if !slices.Contains(re2Substitutes[p].services, m.Metadata.EndpointPrefix) {
+			continue // another service's pattern
+		}
 		if !seen[p] {
 			errs = append(errs, fmt.Errorf("re2Substitutes has %q, which no shape of the model uses any more", p))
 		} else if _, err := regexp.Compile(p); err == nil {
@@ -359,6 +367,8 @@ func (m *Model) CheckPatterns() []error {
 }
 
 type patternSubstitute struct {
+	// services are the models (endpoint prefixes) that use the pattern.
+	services    []string
 	translation string
 	match       func(string) bool
 	skip        string
@@ -372,10 +382,11 @@ const ecmaSpace = `[\t\n\x{0B}\f\r \x{A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{202
 const ecmaDot = `[^\n\r\x{2028}\x{2029}]`
 
 var (
-	reAllSpace    = regexp.MustCompile(`^` + ecmaSpace + `*$`)
-	reStartsDot   = regexp.MustCompile(`^` + ecmaDot)
-	reAllDot      = regexp.MustCompile(`^` + ecmaDot + `+$`)
-	reS3URLPrefix = regexp.MustCompile(`^https:\/\/[-a-zA-Z0-9@:%._\+~#=]{1,253}\.s3(\.[a-z\d-]{9,16})?\.amazonaws\.com\/` + ecmaDot)
+	reAllSpace     = regexp.MustCompile(`^` + ecmaSpace + `*$`)
+	reStartsDot    = regexp.MustCompile(`^` + ecmaDot)
+	reAllDot       = regexp.MustCompile(`^` + ecmaDot + `+$`)
+	reBackupTagKey = regexp.MustCompile(`^[a-zA-Z+-=._:/]+$`)
+	reS3URLPrefix  = regexp.MustCompile(`^https:\/\/[-a-zA-Z0-9@:%._\+~#=]{1,253}\.s3(\.[a-z\d-]{9,16})?\.amazonaws\.com\/` + ecmaDot)
 )
 
 // re2Substitutes covers the botocore patterns that Go's RE2 cannot compile
@@ -385,6 +396,7 @@ var (
 var re2Substitutes = map[string]patternSubstitute{
 	// AlarmName and a dozen OpsItem/metadata shapes: "not blank".
 	`^(?!\s*$).+`: {
+		services:    []string{"ssm"},
 		translation: `^(?!\s*$).+ as: not only ECMAScript white space, and the first character is not a line terminator`,
 		match: func(s string) bool {
 			return !reAllSpace.MatchString(s) && reStartsDot.MatchString(s)
@@ -392,6 +404,7 @@ var re2Substitutes = map[string]patternSubstitute{
 	},
 	// InstancePropertyFilterValue, InstancePropertyStringFilterKey.
 	`^.{1,100000}$`: {
+		services:    []string{"ssm"},
 		translation: `^.{1,100000}$ as: 1 to 100000 characters, none a line terminator`,
 		match: func(s string) bool {
 			return reAllDot.MatchString(s) && utf8.RuneCountInString(s) <= 100000
@@ -400,13 +413,32 @@ var re2Substitutes = map[string]patternSubstitute{
 	// TargetLocationsURL: the trailing .{1,2000} is not anchored, so one
 	// character after the slash is exactly as strict.
 	`^https:\/\/[-a-zA-Z0-9@:%._\+~#=]{1,253}\.s3(\.[a-z\d-]{9,16})?\.amazonaws\.com\/.{1,2000}`: {
+		services:    []string{"ssm"},
 		translation: `TargetLocationsURL's trailing unanchored .{1,2000} as a single "."`,
 		match:       reS3URLPrefix.MatchString,
 	},
 	// StringDateTime (ISO 8601): lookaheads and backreferences (\3, \17)
 	// have no RE2 form; no maintenance-window input uses this shape.
 	`^([\-]?\d{4}(?!\d{2}\b))((-?)((0[1-9]|1[0-2])(\3([12]\d|0[1-9]|3[01]))?|W([0-4]\d|5[0-2])(-?[1-7])?|(00[1-9]|0[1-9]\d|[12]\d{2}|3([0-5]\d|6[1-6])))([T\s]((([01]\d|2[0-3])((:?)[0-5]\d)?|24\:?00)([\.,]\d(?!:))?)?(\17[0-5]\d([\.,]\d)?)?([zZ]|([\-])([01]\d|2[0-3]):?([0-5]\d)?)?)?)?$`: {
-		skip: "StringDateTime's ISO 8601 pattern needs lookahead and backreferences, which RE2 lacks; not enforced",
+		services: []string{"ssm"},
+		skip:     "StringDateTime's ISO 8601 pattern needs lookahead and backreferences, which RE2 lacks; not enforced",
+	},
+	// Data Lifecycle Manager's resource tag keys: not starting with "aws:", then the class
+	// (whose "+-=" is the range from "+" to "=", as in RE2).
+	`^(?!aws:)[a-zA-Z+-=._:/]+$`: {
+		services:    []string{"dlm"},
+		translation: `^(?!aws:)[a-zA-Z+-=._:/]+$ as: does not start with "aws:", and ^[a-zA-Z+-=._:/]+$`,
+		match: func(s string) bool {
+			return !strings.HasPrefix(s, "aws:") && reBackupTagKey.MatchString(s)
+		},
+	},
+	// Data Lifecycle Manager's tag keys and values: "\p{all}" is no Unicode
+	// property of ECMAScript or Java; the class stands for any character,
+	// so the pattern accepts every string (the length limits still apply).
+	`[\p{all}]*`: {
+		services:    []string{"dlm"},
+		translation: `[\p{all}]* as: any string`,
+		match:       func(string) bool { return true },
 	},
 }
 

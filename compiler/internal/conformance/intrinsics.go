@@ -33,6 +33,10 @@ const (
 	SampleRegion       = "us-east-1"
 	SampleWindowID     = "mw-0123456789abcdef0"
 	SampleWindowTarget = "0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9"
+	// SampleBackupPlanID and SampleLifecyclePolicyID are what Ref returns
+	// for an AWS Backup plan (its id) and a DLM lifecycle policy.
+	SampleBackupPlanID      = "8a1f2c3d-4e5f-4a6b-9c7d-0e1f2a3b4c5d"
+	SampleLifecyclePolicyID = "policy-0123456789abcdef0"
 )
 
 // SamplePseudo are the pseudo parameters templates use, with sample values.
@@ -196,6 +200,12 @@ func (r *Resolver) ref(name string) (any, error) {
 		return literal(name, p, "RoleName")
 	case "AWS::IAM::InstanceProfile":
 		return literal(name, p, "InstanceProfileName")
+	case "AWS::Backup::BackupVault":
+		return literal(name, p, "BackupVaultName")
+	case "AWS::Backup::BackupPlan":
+		return SampleBackupPlanID, nil
+	case "AWS::DLM::LifecyclePolicy":
+		return SampleLifecyclePolicyID, nil
 	case "AWS::IAM::ManagedPolicy":
 		n, err := literal(name, p, "ManagedPolicyName")
 		if err != nil {

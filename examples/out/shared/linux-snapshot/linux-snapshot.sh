@@ -135,6 +135,17 @@
 # reached, the response came within the budget, and every lock was found
 # still held by its session after the request.
 #
+# Layout. Everything above the line "# ==== the DLM hooks document ends above
+# this line ====" is shared with the Command document Amazon Data Lifecycle
+# Manager runs as its pre and post script, which is that part followed by
+# linux-dlm-hooks.sh: settings, result, applications, freeze, thaw and
+# watchdog, traps, inputs, the freeze plan, and the run's phases (open_run,
+# prepare_hold, begin_hold). Below that line is what only this document does:
+# metadata and credentials, the request, and main. There DLM sends
+# CreateSnapshots and tags the snapshots itself, and takes no tags from a
+# script, so the binary-log coordinates are printed by the pre-script
+# instead of tagged.
+#
 # Portable to bash 4.2 (Amazon Linux 2): no EPOCHREALTIME reliance, no
 # namerefs, empty arrays expanded as ${a[@]+"${a[@]}"}.
 if [ -z "${BASH_VERSION:-}" ]; then exec /bin/bash "$0" "$@"; fi
@@ -155,8 +166,6 @@ umask 077
 readonly TAG_PREFIX=ssm-backup
 readonly MAX_USER_TAGS=40
 readonly IMDS_TIMEOUT_SECONDS=3
-readonly UNFROZEN_CALL_TIMEOUT_MS=30000
-readonly LOCK_SLACK_SECONDS=30
 readonly MAX_APPS=8 MAX_MYSQL_APPS=3
 readonly MYSQL_CONNECT_SECONDS=10 MYSQL_RELEASE_SECONDS=5
 readonly PG_CHECKPOINT_SECONDS=300 KILL_AFTER_SECONDS=5
@@ -179,9 +188,11 @@ declare -a snapshot_ids=() frozen=() skipped=() warnings=() binlog_json=()
 
 # State of the run.
 started_ms=""
-state_dir=""
+state_dir=""                # set before open_run: use that directory
+script_path=""
 script_dir=""
 watchdog_pid=""
+watchdog_note=""            # a file the watchdog writes a line to when it releases
 client_pid=""
 hold_started_ms=""
 freeze_started_ms=""
@@ -190,13 +201,23 @@ declare -a plan=()          # file systems to freeze, in freeze order
 lowered=false               # a reason to report crash rather than the level asked for
 budget_ms=0
 margin_ms=0
+holds=false                 # the run holds something: the watchdog runs
+pg_checkpoint_seconds=$PG_CHECKPOINT_SECONDS
+
+# How the run ends: die's exit status, the EXIT trap's report, a file that
+# gets the exit status, and the name progress lines start with. The DLM
+# hooks document sets its own.
+fail_status=1
+finish=report_result
+rc_file=""
+log_name=ssm-backup
 
 # log MESSAGE: progress on stderr, stamped with the seconds since the start.
 log() {
   local now
   now_ms now
   now=$((now - started_ms))
-  printf 'ssm-backup: %d.%03ds %s\n' $((now / 1000)) $((now % 1000)) "$*" >&2
+  printf '%s: %d.%03ds %s\n' "$log_name" $((now / 1000)) $((now % 1000)) "$*" >&2
 }
 warn() {
   log "WARNING: $*"
@@ -206,7 +227,7 @@ warn() {
 die() {
   [[ -n $message ]] || message=$*
   log "ERROR: $*"
-  exit 1
+  exit "$fail_status"
 }
 skip_mount() { # PATH REASON [lowers]
   log "not freezing $1: $2"
@@ -328,6 +349,10 @@ proc_start() {
   printf '%s' "${f[19]}"
 }
 
+# record_proc FILE PID: writes "PID START" to FILE, to tell later whether
+# that very process is still alive.
+record_proc() { printf '%s %s\n' "$2" "$(proc_start "$2" || true)" >"$1"; }
+
 # release_intent LINE: tells the watchdog what to undo if the budget runs out.
 release_intent() { printf '%s\n' "$1" >>"$state_dir/release"; }
 
@@ -396,10 +421,7 @@ mysql_error=""
 mysql_open() {
   local i=$1 file=${app_a[$1]} in out v ms base=$state_dir/mysql$1
   local -a args=() flush=()
-  if [[ -n $file ]]; then
-    [[ -f $file && -r $file ]] || die "${app_type[i]}: defaults file $file does not exist or cannot be read"
-    args=("--defaults-file=$file")
-  fi
+  if [[ -n $file ]]; then args=("--defaults-file=$file"); fi
   # Command-line options override the option file: one session, no retry on
   # a lost connection (a new session would not hold the lock), and stop at
   # the first error (never print the marker after a failed FTWRL).
@@ -529,33 +551,44 @@ pg_checkpoint() {
     cd /
     if [[ -n ${app_a[i]} ]]; then
       if [[ -n ${app_b[i]} ]]; then export PGSERVICEFILE=${app_b[i]}; fi
-      exec timeout -k "$KILL_AFTER_SECONDS" "$PG_CHECKPOINT_SECONDS" "${psql[@]}" "service=${app_a[i]}"
+      exec timeout -k "$KILL_AFTER_SECONDS" "$pg_checkpoint_seconds" "${psql[@]}" "service=${app_a[i]}"
     fi
-    exec timeout -k "$KILL_AFTER_SECONDS" "$PG_CHECKPOINT_SECONDS" runuser -u postgres -- "${psql[@]}" -d postgres
+    exec timeout -k "$KILL_AFTER_SECONDS" "$pg_checkpoint_seconds" runuser -u postgres -- "${psql[@]}" -d postgres
   ) </dev/null >"$state_dir/pg$i.err" 2>&1 || rc=$?
   ((rc == 0)) || die "postgresql: CHECKPOINT failed (exit $rc): $(tail -n 1 "$state_dir/pg$i.err" 2>/dev/null)"
+}
+
+# check_app I: what application I needs on this instance (clients, files,
+# hooks), checked without touching the application.
+check_app() {
+  local i=$1
+  case ${app_type[i]} in
+    mysql | mariadb)
+      if [[ -z $mysql_bin ]]; then
+        mysql_bin=$(command -v mysql || command -v mariadb) || die "${app_type[i]}: no mysql or mariadb client installed"
+      fi
+      [[ -z ${app_a[i]} || (-f ${app_a[i]} && -r ${app_a[i]}) ]] ||
+        die "${app_type[i]}: defaults file ${app_a[i]} does not exist or cannot be read"
+      ;;
+    postgresql)
+      command -v psql >/dev/null || die "postgresql: psql is not installed"
+      [[ -n ${app_a[i]} ]] || command -v runuser >/dev/null || die "postgresql: runuser (util-linux) is not installed"
+      ;;
+    custom)
+      [[ -f ${app_a[i]} && -x ${app_a[i]} ]] || die "custom: pre hook ${app_a[i]} is not an executable file"
+      [[ -z ${app_b[i]} || (-f ${app_b[i]} && -x ${app_b[i]}) ]] || die "custom: post hook ${app_b[i]} is not an executable file"
+      ;;
+  esac
 }
 
 # prepare_apps: everything that holds nothing, before the hold.
 prepare_apps() {
   local i
   for ((i = 0; i < ${#app_type[@]}; i++)); do
+    check_app "$i"
     case ${app_type[i]} in
-      mysql | mariadb)
-        if [[ -z $mysql_bin ]]; then
-          mysql_bin=$(command -v mysql || command -v mariadb) || die "${app_type[i]}: no mysql or mariadb client installed"
-        fi
-        mysql_open "$i"
-        ;;
-      postgresql)
-        command -v psql >/dev/null || die "postgresql: psql is not installed"
-        [[ -n ${app_a[i]} ]] || command -v runuser >/dev/null || die "postgresql: runuser (util-linux) is not installed"
-        pg_checkpoint "$i"
-        ;;
-      custom)
-        [[ -f ${app_a[i]} && -x ${app_a[i]} ]] || die "custom: pre hook ${app_a[i]} is not an executable file"
-        [[ -z ${app_b[i]} || (-f ${app_b[i]} && -x ${app_b[i]}) ]] || die "custom: post hook ${app_b[i]} is not an executable file"
-        ;;
+      mysql | mariadb) mysql_open "$i" ;;
+      postgresql) pg_checkpoint "$i" ;;
     esac
   done
 }
@@ -611,54 +644,64 @@ resume_apps() {
 # ---------------------------------------------------------------------------
 # Freeze, thaw, watchdog.
 
-# watchdog_main BUDGET STATE_DIR OWNER_PID: runs detached (setsid). After
-# BUDGET seconds it thaws, last first, every file system listed in
-# STATE_DIR/frozen (the script writes each one there before freezing it), then
-# undoes, last first, what STATE_DIR/release lists: it kills the database
-# clients (the server then drops their locks) and runs the post hooks not run
-# yet. It removes STATE_DIR when the script is gone. It holds the script's
-# lock (inherited descriptor) until it ends, so no new run starts while a
-# file system of a killed run may still be frozen. The script stops it once
-# it has released everything.
-# shellcheck disable=SC2317 # runs in the watchdog process, started from declare -f
-watchdog_main() {
-  local budget=$1 dir=$2 owner=$3 i
+# release_state DIR WHO: undoes what the state directory DIR records. It
+# thaws, last first, every file system listed in DIR/frozen (the script
+# writes each one there before freezing it), then undoes, last first, what
+# DIR/release lists: it kills the database clients (the server then drops
+# their locks) and runs the post hooks not run yet. WHO names the releaser in
+# the system log. Idempotent: what is released already is skipped.
+# shellcheck disable=SC2317 # also runs in the watchdog process, started from declare -f
+release_state() {
+  local dir=$1 who=$2 i rc
   local -a mounts=() undo=() f=()
-  sleep "$budget"
-  if [[ -f $dir/frozen ]]; then
-    mapfile -t mounts <"$dir/frozen"
-  fi
+  if [[ -f $dir/frozen ]]; then mapfile -t mounts <"$dir/frozen"; fi
   for ((i = ${#mounts[@]} - 1; i >= 0; i--)); do
     if fsfreeze -u "${mounts[i]}" 2>/dev/null; then
-      logger -t ssm-backup "watchdog: thawed ${mounts[i]} after ${budget}s" 2>/dev/null || true
+      logger -t ssm-backup "$who: thawed ${mounts[i]}" 2>/dev/null || true
     fi
   done
-  if [[ -f $dir/release ]]; then
-    mapfile -t undo <"$dir/release"
-  fi
+  if [[ -f $dir/release ]]; then mapfile -t undo <"$dir/release"; fi
   for ((i = ${#undo[@]} - 1; i >= 0; i--)); do
     read -r -a f <<<"${undo[i]}"
     if [[ ${f[0]} == session && -n ${f[2]:-} && $(proc_start "${f[1]}") == "${f[2]}" ]]; then
-      kill -KILL "${f[1]}" 2>/dev/null &&
-        logger -t ssm-backup "watchdog: ended database session (client ${f[1]}) after ${budget}s" 2>/dev/null
+      if kill -KILL "${f[1]}" 2>/dev/null; then
+        logger -t ssm-backup "$who: ended database session (client ${f[1]})" 2>/dev/null || true
+      fi
     elif [[ ${f[0]} == post ]] && mkdir "$dir/post.${f[1]}" 2>/dev/null; then
-      (cd / && timeout -k 5 "${f[2]}" "${f[3]}" </dev/null >/dev/null 2>&1)
-      logger -t ssm-backup "watchdog: ran post hook ${f[3]} (exit $?) after ${budget}s" 2>/dev/null
+      rc=0
+      (cd / && timeout -k 5 "${f[2]}" "${f[3]}" </dev/null >/dev/null 2>&1) || rc=$?
+      logger -t ssm-backup "$who: ran post hook ${f[3]} (exit $rc)" 2>/dev/null || true
     fi
   done
-  if ! kill -0 "$owner" 2>/dev/null; then
-    rm -rf -- "$dir"
+}
+
+# watchdog_main BUDGET STATE_DIR OWNER_PID NOTE_FILE: runs detached (setsid).
+# After BUDGET seconds it writes a line to NOTE_FILE (if set and not written
+# already by an earlier release), releases what
+# STATE_DIR records (release_state), and removes STATE_DIR when the script is
+# gone. It holds the script's lock (inherited descriptor) until it ends, so
+# no new run starts while a file system of a killed run may still be frozen.
+# The script stops it once it has released everything.
+# shellcheck disable=SC2317 # runs in the watchdog process, started from declare -f
+watchdog_main() {
+  sleep "$1"
+  if [[ -n $4 && ! -e $4 ]]; then printf 'the watchdog released the hold after %s s\n' "$1" >"$4"; fi
+  release_state "$2" "watchdog after $1 s"
+  if ! kill -0 "$3" 2>/dev/null; then
+    rm -rf -- "$2"
   fi
 }
 
+# start_watchdog: the watchdog's pid and start time go to STATE_DIR/watchdog.
 start_watchdog() {
   local code
-  code="$(declare -f watchdog_main proc_start)"$'\n''watchdog_main "$@"'
+  code="$(declare -f watchdog_main release_state proc_start)"$'\n''watchdog_main "$@"'
   (
     close_fds keep-lock
-    exec setsid bash -c "$code" ssm-backup-watchdog "$SSMB_MAX_FREEZE_SECONDS" "$state_dir" "$$"
+    exec setsid bash -c "$code" ssm-backup-watchdog "$SSMB_MAX_FREEZE_SECONDS" "$state_dir" "$$" "$watchdog_note"
   ) </dev/null >/dev/null 2>&1 &
   watchdog_pid=$!
+  record_proc "$state_dir/watchdog" "$watchdog_pid"
 }
 
 stop_watchdog() {
@@ -764,10 +807,11 @@ on_exit() {
   if [[ $status != ok ]] && ((rc == 0)); then rc=1; fi
   if [[ $status == ok ]] && ((rc != 0)); then status=error; fi
   if [[ $status != ok && -z $message ]]; then message="failed with exit status $rc"; fi
-  report_result
+  "$finish"
   # With a file system still frozen the watchdog needs the state directory; it
   # removes it itself.
   if [[ -n $state_dir && ${#holding[@]} -eq 0 ]]; then rm -rf -- "$state_dir"; fi
+  if [[ -n $rc_file ]]; then printf '%s\n' "$rc" >"$rc_file"; fi
   exit "$rc"
 }
 now_ms started_ms
@@ -789,6 +833,7 @@ validate_inputs() {
     die "SSMB_EXCLUDE_BOOT_VOLUME must be true or false"
   [[ $SSMB_MAX_FREEZE_SECONDS =~ ^([1-9]|[1-5][0-9]|60)$ ]] ||
     die "SSMB_MAX_FREEZE_SECONDS must be a whole number of seconds from 1 to 60"
+  budget_ms=$((SSMB_MAX_FREEZE_SECONDS * 1000))
   [[ $SSMB_RUN_ID =~ ^[A-Za-z0-9-]*$ && ${#SSMB_RUN_ID} -le 64 ]] || die "SSMB_RUN_ID must be 0-64 of A-Z a-z 0-9 -"
   [[ $SSMB_CLIENT == auto || $SSMB_CLIENT == curl || $SSMB_CLIENT == cli ]] ||
     die "SSMB_CLIENT must be auto, curl or cli"
@@ -876,87 +921,11 @@ imds_get() { # PATH → value on stdout; fails on HTTP errors
     -H "X-aws-ec2-metadata-token: $imds_token" "$imds_base/latest/meta-data/$1"
 }
 
-read_metadata() {
+# imds_login: the IMDSv2 token imds_get sends.
+imds_login() {
   imds_token=$(curl -sS -f --noproxy '*' --connect-timeout 1 --max-time "$IMDS_TIMEOUT_SECONDS" --retry 2 \
     -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 300' "$imds_base/latest/api/token") ||
     die "no IMDSv2 token from $imds_base (is instance metadata enabled?)"
-  instance_id=$(imds_get instance-id) || die "cannot read instance-id from instance metadata"
-  [[ $instance_id =~ ^i-[0-9a-f]{8,17}$ ]] || die "unexpected instance id \"$instance_id\""
-  region=$(imds_get placement/region) || die "cannot read placement/region from instance metadata"
-  [[ $region =~ ^[a-z]{2}(-[a-z]+)+-[0-9]+$ ]] || die "unexpected region \"$region\""
-}
-
-ec2_endpoint=""
-choose_endpoint() {
-  local domain
-  if [[ -n ${AWS_ENDPOINT_URL_EC2:-} ]]; then
-    ec2_endpoint=$AWS_ENDPOINT_URL_EC2
-  elif [[ -n ${AWS_ENDPOINT_URL:-} ]]; then
-    ec2_endpoint=$AWS_ENDPOINT_URL
-  else
-    domain=$(imds_get services/domain 2>/dev/null) || domain=amazonaws.com
-    [[ $domain =~ ^[a-z0-9.-]+$ ]] || domain=amazonaws.com
-    ec2_endpoint="https://ec2.$region.$domain"
-  fi
-  ec2_endpoint=${ec2_endpoint%/}
-}
-
-role_access_key=""
-role_secret_key=""
-role_token=""
-read_role_credentials() {
-  local role doc re
-  role=$(imds_get iam/security-credentials/ 2>/dev/null) || return 0
-  role=${role%%$'\n'*}
-  [[ $role =~ ^[A-Za-z0-9+=,.@_-]+$ && ${#role} -le 128 ]] || return 0
-  doc=$(imds_get "iam/security-credentials/$role" 2>/dev/null) || return 0
-  # Bounded repetitions ({16,8192}) make glibc's regex compile slow: match
-  # the characters, check the lengths apart. Base64 only, so the values are
-  # safe in curl's config file.
-  re='"AccessKeyId"[[:space:]]*:[[:space:]]*"([A-Z0-9]+)"'
-  [[ $doc =~ $re && ${#BASH_REMATCH[1]} -ge 16 && ${#BASH_REMATCH[1]} -le 128 ]] || return 0
-  role_access_key=${BASH_REMATCH[1]}
-  re='"SecretAccessKey"[[:space:]]*:[[:space:]]*"([A-Za-z0-9/+=]+)"'
-  [[ $doc =~ $re && ${#BASH_REMATCH[1]} -ge 16 && ${#BASH_REMATCH[1]} -le 256 ]] || return 0
-  role_secret_key=${BASH_REMATCH[1]}
-  re='"Token"[[:space:]]*:[[:space:]]*"([A-Za-z0-9/+=]+)"'
-  [[ $doc =~ $re && ${#BASH_REMATCH[1]} -ge 16 && ${#BASH_REMATCH[1]} -le 8192 ]] || return 0
-  role_token=${BASH_REMATCH[1]}
-}
-
-curl_has_sigv4() { # curl >= 7.75 signs requests with --aws-sigv4
-  local v
-  v=$(curl --version 2>/dev/null) || return 1
-  [[ $v =~ ^curl\ ([0-9]+)\.([0-9]+) ]] || return 1
-  ((BASH_REMATCH[1] > 7 || (BASH_REMATCH[1] == 7 && BASH_REMATCH[2] >= 75)))
-}
-
-aws_bin=""
-choose_client() {
-  local curl_ok=false
-  if curl_has_sigv4; then curl_ok=true; fi
-  aws_bin=$(command -v aws 2>/dev/null) || aws_bin=""
-  case $SSMB_CLIENT in
-    curl)
-      [[ $curl_ok == true ]] || die "client curl needs curl 7.75 or later (--aws-sigv4)"
-      [[ -n $role_access_key ]] || die "client curl needs role credentials from instance metadata"
-      client=curl
-      ;;
-    cli)
-      [[ -n $aws_bin ]] || die "client cli needs the aws command on PATH"
-      client=cli
-      ;;
-    auto)
-      if [[ $curl_ok == true && -n $role_access_key ]]; then
-        client=curl
-      elif [[ -n $aws_bin ]]; then
-        client=cli
-      else
-        die "no client: curl older than 7.75 or no role credentials in instance metadata, and no aws command"
-      fi
-      ;;
-  esac
-  log "client: $client"
 }
 
 # ---------------------------------------------------------------------------
@@ -1143,8 +1112,191 @@ make_plan() {
 }
 
 # ---------------------------------------------------------------------------
+# The requests, built by build_request (snapshot mode) before the freeze for
+# both levels they may carry; add_request_tag adds to them in the hold.
+declare -A request_body=() request_tagspec=() request_tags=()
+
+# add_request_tag KEY VALUE: adds a tag to every request built, in the hold
+# (no fork). KEY and VALUE are letters, digits and . _ - : only, which JSON
+# takes as they are.
+add_request_tag() {
+  local level n k v
+  urlencode k "$1"
+  urlencode v "$2"
+  for level in "${!request_body[@]}"; do
+    n=$((request_tags[$level] + 1))
+    request_tags[$level]=$n
+    request_body[$level]+="&TagSpecification.1.Tag.$n.Key=$k&TagSpecification.1.Tag.$n.Value=$v"
+    request_tagspec[$level]+=",{\"Key\":\"$1\",\"Value\":\"$2\"}"
+  done
+}
+
+# ---------------------------------------------------------------------------
+# The run's phases, shared with the DLM hooks document.
+
+# locate_script: the script's own path and directory (never frozen).
+locate_script() {
+  if [[ -f $0 ]]; then
+    script_path=$(readlink -f -- "$0")
+    script_dir=${script_path%/*}
+  else
+    script_dir=$PWD
+  fi
+}
+
+# open_run LOCK_WAIT_SECONDS: the state directory (a fresh one unless
+# state_dir is set already) and the run lock: one run at a time, whichever
+# document runs it.
+open_run() {
+  local base lock=/run/ssm-backup-snapshot.lock
+  locate_script
+  if [[ -z $state_dir ]]; then
+    for base in /run /tmp; do
+      if [[ -d $base && -w $base ]] && state_dir=$(mktemp -d "$base/ssm-backup.XXXXXXXX" 2>/dev/null); then break; fi
+    done
+    [[ -n $state_dir ]] || die "cannot create a state directory under /run or /tmp"
+  fi
+  # Here-strings and the like must never land on a file system about to be frozen.
+  export TMPDIR=$state_dir
+  [[ -w /run ]] || lock=/tmp/ssm-backup-snapshot.lock
+  exec 9>>"$lock"
+  if ! flock -n 9; then
+    log "waiting for another ssm-backup snapshot run ($lock)"
+    flock -w "$1" 9 || die "another ssm-backup snapshot still holds $lock"
+  fi
+}
+
+# prepare_hold: after the plan, what comes before the hold and holds
+# nothing: the files the watchdog reads, the applications' preparation, sync,
+# and the margin to release.
+prepare_hold() {
+  : >"$state_dir/frozen"
+  : >"$state_dir/release"
+  prepare_apps
+  log "sync"
+  sync
+  # Leave time to release: a fifth of the budget, at least 1 s (half of a
+  # budget under 2 s).
+  margin_ms=$((budget_ms / 5))
+  if ((margin_ms < 1000)); then margin_ms=$((budget_ms < 2000 ? budget_ms / 2 : 1000)); fi
+}
+
+# begin_hold: the hold starts. The watchdog is started when anything is to
+# be held, the applications are quiesced, the plan is frozen; consistency
+# becomes the level reached.
+begin_hold() {
+  local t
+  now_ms hold_started_ms
+  for t in ${app_type[@]+"${app_type[@]}"}; do
+    if [[ $t != postgresql ]]; then holds=true; fi
+  done
+  if [[ $holds == true ]] || ((${#plan[@]} > 0)); then
+    holds=true
+    start_watchdog
+  fi
+  quiesce_apps
+  if ((${#plan[@]} > 0)); then
+    log "freezing"
+    freeze_all
+  fi
+  if [[ $SSMB_CONSISTENCY != crash && $lowered == false && ${#frozen[@]} -eq ${#plan[@]} ]]; then
+    consistency=$SSMB_CONSISTENCY
+  fi
+}
+
+# ===========================================================================
+# Snapshot mode: everything below is what only this document runs.
+# ==== the DLM hooks document ends above this line ====
+
+readonly UNFROZEN_CALL_TIMEOUT_MS=30000
+readonly LOCK_SLACK_SECONDS=30
+
+# ---------------------------------------------------------------------------
+# Instance metadata and credentials, before the freeze.
+read_metadata() {
+  imds_login
+  instance_id=$(imds_get instance-id) || die "cannot read instance-id from instance metadata"
+  [[ $instance_id =~ ^i-[0-9a-f]{8,17}$ ]] || die "unexpected instance id \"$instance_id\""
+  region=$(imds_get placement/region) || die "cannot read placement/region from instance metadata"
+  [[ $region =~ ^[a-z]{2}(-[a-z]+)+-[0-9]+$ ]] || die "unexpected region \"$region\""
+}
+
+ec2_endpoint=""
+choose_endpoint() {
+  local domain
+  if [[ -n ${AWS_ENDPOINT_URL_EC2:-} ]]; then
+    ec2_endpoint=$AWS_ENDPOINT_URL_EC2
+  elif [[ -n ${AWS_ENDPOINT_URL:-} ]]; then
+    ec2_endpoint=$AWS_ENDPOINT_URL
+  else
+    domain=$(imds_get services/domain 2>/dev/null) || domain=amazonaws.com
+    [[ $domain =~ ^[a-z0-9.-]+$ ]] || domain=amazonaws.com
+    ec2_endpoint="https://ec2.$region.$domain"
+  fi
+  ec2_endpoint=${ec2_endpoint%/}
+}
+
+role_access_key=""
+role_secret_key=""
+role_token=""
+read_role_credentials() {
+  local role doc re
+  role=$(imds_get iam/security-credentials/ 2>/dev/null) || return 0
+  role=${role%%$'\n'*}
+  [[ $role =~ ^[A-Za-z0-9+=,.@_-]+$ && ${#role} -le 128 ]] || return 0
+  doc=$(imds_get "iam/security-credentials/$role" 2>/dev/null) || return 0
+  # Bounded repetitions ({16,8192}) make glibc's regex compile slow: match
+  # the characters, check the lengths apart. Base64 only, so the values are
+  # safe in curl's config file.
+  re='"AccessKeyId"[[:space:]]*:[[:space:]]*"([A-Z0-9]+)"'
+  [[ $doc =~ $re && ${#BASH_REMATCH[1]} -ge 16 && ${#BASH_REMATCH[1]} -le 128 ]] || return 0
+  role_access_key=${BASH_REMATCH[1]}
+  re='"SecretAccessKey"[[:space:]]*:[[:space:]]*"([A-Za-z0-9/+=]+)"'
+  [[ $doc =~ $re && ${#BASH_REMATCH[1]} -ge 16 && ${#BASH_REMATCH[1]} -le 256 ]] || return 0
+  role_secret_key=${BASH_REMATCH[1]}
+  re='"Token"[[:space:]]*:[[:space:]]*"([A-Za-z0-9/+=]+)"'
+  [[ $doc =~ $re && ${#BASH_REMATCH[1]} -ge 16 && ${#BASH_REMATCH[1]} -le 8192 ]] || return 0
+  role_token=${BASH_REMATCH[1]}
+}
+
+curl_has_sigv4() { # curl >= 7.75 signs requests with --aws-sigv4
+  local v
+  v=$(curl --version 2>/dev/null) || return 1
+  [[ $v =~ ^curl\ ([0-9]+)\.([0-9]+) ]] || return 1
+  ((BASH_REMATCH[1] > 7 || (BASH_REMATCH[1] == 7 && BASH_REMATCH[2] >= 75)))
+}
+
+aws_bin=""
+choose_client() {
+  local curl_ok=false
+  if curl_has_sigv4; then curl_ok=true; fi
+  aws_bin=$(command -v aws 2>/dev/null) || aws_bin=""
+  case $SSMB_CLIENT in
+    curl)
+      [[ $curl_ok == true ]] || die "client curl needs curl 7.75 or later (--aws-sigv4)"
+      [[ -n $role_access_key ]] || die "client curl needs role credentials from instance metadata"
+      client=curl
+      ;;
+    cli)
+      [[ -n $aws_bin ]] || die "client cli needs the aws command on PATH"
+      client=cli
+      ;;
+    auto)
+      if [[ $curl_ok == true && -n $role_access_key ]]; then
+        client=curl
+      elif [[ -n $aws_bin ]]; then
+        client=cli
+      else
+        die "no client: curl older than 7.75 or no role credentials in instance metadata, and no aws command"
+      fi
+      ;;
+  esac
+  log "client: $client"
+}
+
+# ---------------------------------------------------------------------------
 # The request, built before the freeze for both levels it may carry.
-declare -A request_body=() request_tagspec=() request_description=() request_tags=()
+declare -A request_description=()
 instance_spec_json=""
 
 build_request() { # LEVEL
@@ -1181,21 +1333,6 @@ build_request() { # LEVEL
   request_tagspec[$level]=$tagspec # closed by start_call
   request_description[$level]=$desc
   request_tags[$level]=$n
-}
-
-# add_request_tag KEY VALUE: adds a tag to every request built, in the hold
-# (no fork). KEY and VALUE are letters, digits and . _ - : only, which JSON
-# takes as they are.
-add_request_tag() {
-  local level n k v
-  urlencode k "$1"
-  urlencode v "$2"
-  for level in "${!request_body[@]}"; do
-    n=$((request_tags[$level] + 1))
-    request_tags[$level]=$n
-    request_body[$level]+="&TagSpecification.1.Tag.$n.Key=$k&TagSpecification.1.Tag.$n.Value=$v"
-    request_tagspec[$level]+=",{\"Key\":\"$1\",\"Value\":\"$2\"}"
-  done
 }
 
 write_curl_config() {
@@ -1290,34 +1427,12 @@ read_outcome() {
 
 # ---------------------------------------------------------------------------
 main() {
-  local level call_ms timeout_s rc=0 now request_started_ms answered_ms holds t
+  local call_ms timeout_s rc=0 now request_started_ms answered_ms
   validate_inputs
-  budget_ms=$((SSMB_MAX_FREEZE_SECONDS * 1000))
-
-  if [[ -f $0 ]]; then
-    script_dir=$(readlink -f -- "$0")
-    script_dir=${script_dir%/*}
-  else
-    script_dir=$PWD
-  fi
-  local base
-  for base in /run /tmp; do
-    if [[ -d $base && -w $base ]] && state_dir=$(mktemp -d "$base/ssm-backup.XXXXXXXX" 2>/dev/null); then break; fi
-  done
-  [[ -n $state_dir ]] || die "cannot create a state directory under /run or /tmp"
-  # Here-strings and the like must never land on a file system about to be frozen.
-  export TMPDIR=$state_dir
-
-  # One run at a time. A run holds the lock for its pre-freeze work and its
-  # budget; a killed run's watchdog keeps it until it has thawed. So waiting
-  # the budget plus LOCK_SLACK_SECONDS lets a queued run through.
-  local lock=/run/ssm-backup-snapshot.lock
-  [[ -w /run ]] || lock=/tmp/ssm-backup-snapshot.lock
-  exec 9>>"$lock"
-  if ! flock -n 9; then
-    log "waiting for another ssm-backup snapshot run ($lock)"
-    flock -w $((SSMB_MAX_FREEZE_SECONDS + LOCK_SLACK_SECONDS)) 9 || die "another ssm-backup snapshot still holds $lock"
-  fi
+  # A run holds the lock for its pre-freeze work and its budget; a killed
+  # run's watchdog keeps it until it has thawed. So waiting the budget plus
+  # LOCK_SLACK_SECONDS lets a queued run through.
+  open_run $((SSMB_MAX_FREEZE_SECONDS + LOCK_SLACK_SECONDS))
 
   command -v curl >/dev/null || die "curl is not installed"
   read_metadata
@@ -1331,38 +1446,11 @@ main() {
   if [[ $SSMB_CONSISTENCY != crash ]]; then build_request "$SSMB_CONSISTENCY"; fi
   instance_spec_json="{\"InstanceId\":\"$instance_id\",\"ExcludeBootVolume\":$SSMB_EXCLUDE_BOOT_VOLUME}"
   if [[ $client == curl ]]; then write_curl_config; fi
-  : >"$state_dir/frozen"
-  : >"$state_dir/release"
-
-  prepare_apps
-  log "sync"
-  sync
-  # Leave time to release: a fifth of the budget, at least 1 s (half of a
-  # budget under 2 s).
-  margin_ms=$((budget_ms / 5))
-  if ((margin_ms < 1000)); then margin_ms=$((budget_ms < 2000 ? budget_ms / 2 : 1000)); fi
+  prepare_hold
 
   # ---- the hold: nothing here touches a disk or the network but the pre
   # hooks, the database sessions, fsfreeze and the one request
-  now_ms hold_started_ms
-  holds=false
-  for t in ${app_type[@]+"${app_type[@]}"}; do
-    if [[ $t != postgresql ]]; then holds=true; fi
-  done
-  if [[ $holds == true ]] || ((${#plan[@]} > 0)); then
-    holds=true
-    start_watchdog
-  fi
-  quiesce_apps
-  if ((${#plan[@]} > 0)); then
-    log "freezing"
-    freeze_all
-  fi
-  level=crash
-  if [[ $SSMB_CONSISTENCY != crash && $lowered == false && ${#frozen[@]} -eq ${#plan[@]} ]]; then
-    level=$SSMB_CONSISTENCY
-  fi
-  consistency=$level
+  begin_hold
   if [[ $holds == true ]]; then
     left_ms call_ms
     now_ms now
@@ -1372,7 +1460,7 @@ main() {
   fi
   ms_to_s timeout_s "$call_ms"
   now_ms request_started_ms
-  start_call "$level" "$timeout_s"
+  start_call "$consistency" "$timeout_s"
   wait "$client_pid" || rc=$?
   now_ms answered_ms
   client_pid=""
