@@ -23,6 +23,7 @@ package compiler_test
 //     {{ automation:EXECUTION_ID }} is a UUID).
 
 import (
+	"fmt"
 	"reflect"
 	"regexp"
 	"sort"
@@ -305,6 +306,12 @@ func TestConformanceCommandDocuments(t *testing.T) {
 					}
 					return
 				}
+				if isAPISnapshotRunbook(runbook) {
+					for _, p := range apiSnapshotRunbookProblems(runbook) {
+						t.Error("automation-runbook.json: " + p)
+					}
+					return
+				}
 				if isWindowsVSSRunbook(runbook) { // conformance_vss_test.go
 					for _, p := range windowsVSSRunbookProblems(runbook) {
 						t.Error("automation-runbook.json: " + p)
@@ -517,4 +524,92 @@ func FuzzConformanceAllowedPatterns(f *testing.F) {
 			}
 		}
 	})
+}
+
+// isAPISnapshotRunbook tells the runbook of a crash-consistent Windows
+// policy (crash_api.go): it snapshots through the EC2 API and changes no
+// instance state.
+func isAPISnapshotRunbook(runbook any) bool {
+	api := false
+	for _, s := range confSteps(runbook) {
+		in, _ := s["inputs"].(map[string]any)
+		switch {
+		case s["action"] == "aws:changeInstanceState", s["action"] == "aws:runCommand":
+			return false
+		case s["action"] == "aws:executeAwsApi" && in["Api"] == "CreateSnapshots":
+			api = true
+		}
+	}
+	return api
+}
+
+// apiSnapshotRunbookProblems: exactly one CreateSnapshots, of the data
+// volumes only (a running Windows root volume is never snapshotted without
+// VSS), tagged at creation with the policy's tag and the consistency
+// "crash", and no command on the instance.
+func apiSnapshotRunbookProblems(runbook any) []string {
+	var out []string
+	calls := 0
+	for _, s := range confSteps(runbook) {
+		in, _ := s["inputs"].(map[string]any)
+		if s["action"] != "aws:executeAwsApi" || in["Api"] != "CreateSnapshots" {
+			continue
+		}
+		calls++
+		name, _ := s["name"].(string)
+		spec, _ := in["InstanceSpecification"].(map[string]any)
+		if spec["ExcludeBootVolume"] != true {
+			out = append(out, name+": the boot volume is not excluded")
+		}
+		tags := map[string]any{}
+		specs, _ := in["TagSpecifications"].([]any)
+		for _, ts := range specs {
+			for _, t := range confList(ts.(map[string]any)["Tags"]) {
+				tm, _ := t.(map[string]any)
+				k, _ := tm["Key"].(string)
+				tags[k] = tm["Value"]
+			}
+		}
+		if tags[compiler.TagPolicy] == nil || tags[compiler.TagConsistency] != "crash" {
+			out = append(out, name+": snapshots not tagged at creation with the policy and consistency crash")
+		}
+	}
+	if calls != 1 {
+		out = append(out, fmt.Sprintf("%d CreateSnapshots steps, want 1", calls))
+	}
+	return out
+}
+
+// TestAPISnapshotRunbookNegativeControl proves the crash-consistent
+// Windows runbook check can fail.
+func TestAPISnapshotRunbookNegativeControl(t *testing.T) {
+	set := goldenSet(t, "windows-crash-data")
+	path := compiler.PolicyDir("win-data") + "automation-runbook.json"
+	if p := apiSnapshotRunbookProblems(confDecode(t, set, path)); len(p) > 0 {
+		t.Fatalf("the unmutated runbook already fails: %v", p)
+	}
+	snapshotStep := func(rb any) map[string]any {
+		for _, s := range confSteps(rb) {
+			if in, _ := s["inputs"].(map[string]any); in["Api"] == "CreateSnapshots" {
+				return in
+			}
+		}
+		t.Fatal("no CreateSnapshots step")
+		return nil
+	}
+	for name, c := range map[string]struct {
+		mutate func(in map[string]any)
+		want   string
+	}{
+		"boot volume included": {func(in map[string]any) {
+			in["InstanceSpecification"].(map[string]any)["ExcludeBootVolume"] = false
+		}, "boot volume is not excluded"},
+		"untagged": {func(in map[string]any) { in["TagSpecifications"] = []any{} }, "not tagged at creation"},
+	} {
+		rb := confDecode(t, set, path)
+		c.mutate(snapshotStep(rb))
+		if got := apiSnapshotRunbookProblems(rb); !strings.Contains(strings.Join(got, "\n"), c.want) {
+			t.Errorf("%s: want %q, got %v", name, c.want, got)
+		}
+	}
 }

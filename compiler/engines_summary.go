@@ -202,9 +202,9 @@ func enginePrerequisites(p *PolicyPlan) string {
 	}
 	switch {
 	case p.usesServiceVSS():
-		out = append(out, "the instances run SSM Agent and have `"+documents.VSSPackage+"` installed, with the instance profile above (or its managed policies on their role)")
+		out = append(out, "the instances run SSM Agent and have `"+documents.VSSPackage+"` installed, with the instance profile below (or its managed policies on their role)")
 	case p.usesDLMHooks():
-		out = append(out, "the instances run SSM Agent and are managed by Systems Manager, with the instance profile above (or AmazonSSMManagedInstanceCore on their role)")
+		out = append(out, "the instances run SSM Agent and are managed by Systems Manager, with the instance profile below (or AmazonSSMManagedInstanceCore on their role)")
 	}
 	return strings.Join(out, "; ")
 }

@@ -2,7 +2,6 @@ package compiler
 
 import (
 	"github.com/ssm-backup/ssm-backup/documents"
-	"github.com/ssm-backup/ssm-backup/policies"
 )
 
 // Step names of the runbook of a "consistency: stopped" policy. The start
@@ -69,15 +68,16 @@ type snapshotTagSpecifier struct {
 	Tags         []documents.Tag `json:"Tags"`
 }
 
-// stoppedSnapshotTags are the tags every snapshot of a stopped policy
-// carries from its creation: the ones the on-instance script sets, so that
-// pruning, copies, protection and drills treat both kinds alike.
+// stoppedSnapshotTags are the tags every snapshot a runbook takes through
+// the EC2 API (a stopped policy, a crash-consistent Windows policy) carries
+// from its creation: the ones the on-instance script sets, so that pruning,
+// copies, protection and drills treat every kind alike.
 func stoppedSnapshotTags(p *PolicyPlan) []documents.Tag {
 	tags := []documents.Tag{
 		{Key: TagPolicy, Value: p.Names.Policy},
 		{Key: TagInstanceID, Value: "{{ InstanceId }}"},
 		{Key: TagRunID, Value: "{{ automation:EXECUTION_ID }}"},
-		{Key: TagConsistency, Value: string(policies.Stopped)},
+		{Key: TagConsistency, Value: string(p.Consistency)},
 	}
 	return append(tags, p.Tags...)
 }
@@ -99,34 +99,7 @@ func buildStoppedRunbook(p *PolicyPlan) documents.AutomationDocument {
 	instance := []string{"{{ InstanceId }}"}
 	onFailureStart := "step:" + stoppedStartOnFailure
 	snapshot := func(name, desc string) documents.AutomationStep {
-		if p.Volumes == policies.RootVolume {
-			// CreateSnapshots has no root-only switch: the step lists the
-			// data volumes and excludes them by id.
-			return documents.SnapshotRootVolumeStep(name, desc+" Root volume only.", stoppedSnapshotTimeout, documents.SnapshotRootInputs{
-				InstanceId:  "{{ InstanceId }}",
-				Description: p.Description + " (ssm-backup policy " + n.Policy + ", instance stopped)",
-				Tags:        stoppedSnapshotTags(p),
-			})
-		}
-		return documents.AutomationStep{
-			Name:           name,
-			Action:         "aws:executeAwsApi",
-			Description:    desc,
-			TimeoutSeconds: stoppedSnapshotTimeout,
-			Inputs: createSnapshotsInputs{
-				Service:     "ec2",
-				Api:         "CreateSnapshots",
-				Description: p.Description + " (ssm-backup policy " + n.Policy + ", instance stopped)",
-				InstanceSpecification: instanceSpecification{
-					InstanceId:        "{{ InstanceId }}",
-					ExcludeBootVolume: p.Volumes == policies.DataVolumes,
-				},
-				TagSpecifications: []snapshotTagSpecifier{{ResourceType: "snapshot", Tags: stoppedSnapshotTags(p)}},
-			},
-			Outputs: []documents.StepOutput{
-				{Name: "SnapshotIds", Selector: "$.Snapshots..SnapshotId", Type: "StringList"},
-			},
-		}
+		return apiSnapshotStep(p, name, desc, "instance stopped")
 	}
 	running := snapshot(stoppedSnapshotRunning, "CreateSnapshots of the stopped instance's volumes, one point in time; on failure or cancellation the instance is started again.")
 	running.OnFailure, running.OnCancel = onFailureStart, onFailureStart

@@ -21,6 +21,9 @@ func applyStrategy(p *PolicyPlan, a *policyArtifacts) {
 	case p.Consistency == policies.Stopped:
 		a.runbook = buildStoppedRunbook(p)
 		applyStoppedRoles(p, &a.roles)
+	case usesAPISnapshot(p): // crash_api.go
+		a.runbook = buildCrashAPIRunbook(p)
+		applyAPISnapshotRoles(p, &a.roles)
 	case p.Platform == policies.Windows:
 		applyWindowsStrategy(p, a)
 	}

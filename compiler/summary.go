@@ -193,6 +193,9 @@ func volumesText(v policies.VolumeSelection) string {
 func consistencyText(p *PolicyPlan) string {
 	switch p.Consistency {
 	case policies.Crash:
+		if usesAPISnapshot(p) {
+			return "crash-consistent: the runbook makes one CreateSnapshots call of the data volumes (boot volume excluded) through the EC2 API while the instance runs — all of them at the same point in time, nothing flushed or frozen, nothing run on the instance (no SSM agent needed)"
+		}
 		return "crash-consistent: all volumes at the same point in time, nothing flushed or frozen"
 	case policies.Filesystem:
 		mounts := "the ext4 and xfs data file systems on the instance's EBS volumes (found at run time; never /, /tmp or the SSM agent's)"

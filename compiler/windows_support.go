@@ -19,11 +19,6 @@ func checkWindowsSupported(p *policies.Policy) diag.Diagnostics {
 	unsupported := func(path, what string) {
 		ds = append(ds, unsupportedAt(src, path, what, "use the managed VSS path (the default) or \"consistency: stopped\""))
 	}
-	if s.Consistency == policies.Crash {
-		// Crash-consistent data volumes would need a runbook that calls
-		// CreateSnapshots itself; the Linux script cannot run on Windows.
-		unsupported("spec.consistency", "consistency \"crash\" on Windows")
-	}
 	if s.Consistency != policies.Application {
 		return ds
 	}

@@ -52,7 +52,6 @@ func TestWindowsVSSTagsRefused(t *testing.T) {
 // stays an error, never silently ignored.
 func TestWindowsNotYetSupported(t *testing.T) {
 	for name, edit := range map[string][2]string{
-		"crash on data volumes": {"consistency: application", "consistency: crash\n  volumes: data"},
 		"root volume only, VSS": {"consistency: application", "consistency: application\n  volumes: root"},
 		"custom app":            {"  tags:\n    Device: xvdf\n    Owner: a=b\n    Team: storage\n", "  apps: [{type: custom, pre: 'C:\\q\\pre.cmd', post: 'C:\\q\\post.cmd'}]\n"},
 	} {
@@ -61,6 +60,37 @@ func TestWindowsNotYetSupported(t *testing.T) {
 		if !strings.Contains(diagText(res.Diagnostics), "not yet supported") {
 			t.Errorf("%s: want a not-yet-supported error, got:\n%s", name, diagText(res.Diagnostics))
 		}
+	}
+}
+
+// TestWindowsCrashDataVolumes: crash-consistent Windows data volumes
+// compile to a runbook that snapshots through the EC2 API with the boot
+// volume excluded, and an automation role that may not send commands.
+func TestWindowsCrashDataVolumes(t *testing.T) {
+	src := strings.Replace(vssPolicy, "consistency: application", "consistency: crash\n  volumes: data", 1)
+	src = strings.Replace(src, "  apps: [{type: sqlserver}]\n", "", 1)
+	res := compiler.Compile([]policies.File{{Name: "p.yaml", Data: []byte(src)}}, compiler.Options{Now: goldenNow})
+	if res.Diagnostics.HasErrors() {
+		t.Fatalf("does not compile:\n%s", diagText(res.Diagnostics))
+	}
+	var name string
+	for _, p := range res.Files.Paths() {
+		if strings.HasSuffix(p, "/automation-runbook.json") {
+			name = p
+		}
+	}
+	rb := string(res.Files[name])
+	for _, want := range []string{`"action": "aws:executeAwsApi"`, `"Api": "CreateSnapshots"`, `"ExcludeBootVolume": true`, `"Value": "crash"`} {
+		if !strings.Contains(rb, want) {
+			t.Errorf("%s lacks %s", name, want)
+		}
+	}
+	if strings.Contains(rb, "aws:runCommand") {
+		t.Errorf("%s runs a command on the instance", name)
+	}
+	auto := string(res.Files[strings.Replace(name, "automation-runbook.json", "iam/automation-policy.json", 1)])
+	if strings.Contains(auto, "ssm:SendCommand") || !strings.Contains(auto, "ec2:CreateSnapshots") {
+		t.Errorf("automation role:\n%s", auto)
 	}
 }
 

@@ -1,0 +1,116 @@
+package compiler
+
+import (
+	"github.com/ssm-backup/ssm-backup/documents"
+	"github.com/ssm-backup/ssm-backup/policies"
+)
+
+// A crash-consistent Windows policy (volumes: data; validation refuses a
+// running Windows root volume without VSS) needs nothing on the instance:
+// its runbook makes the one multi-volume CreateSnapshots call itself, with
+// the boot volume excluded, through the EC2 API. The Linux script cannot
+// run on Windows, and VSS is what "application" is for.
+
+// Step names of the crash-consistent API runbook.
+const (
+	crashAPIAssertStep   = "assertInstanceRunning"
+	crashAPISnapshotStep = "snapshotDataVolumes"
+)
+
+// usesAPISnapshot tells a policy whose runbook snapshots through the EC2
+// API while the instance runs.
+func usesAPISnapshot(p *PolicyPlan) bool {
+	return p.Platform == policies.Windows && p.Consistency == policies.Crash
+}
+
+// apiSnapshotStep is one CreateSnapshots of the instance through
+// aws:executeAwsApi (or, for volumes: root, the step that excludes the data
+// volumes by id), tagged at creation; state says the instance's state in
+// the snapshots' description.
+func apiSnapshotStep(p *PolicyPlan, name, desc, state string) documents.AutomationStep {
+	n := p.Names
+	description := p.Description + " (ssm-backup policy " + n.Policy + ", " + state + ")"
+	if p.Volumes == policies.RootVolume {
+		// CreateSnapshots has no root-only switch: the step lists the
+		// data volumes and excludes them by id.
+		return documents.SnapshotRootVolumeStep(name, desc+" Root volume only.", stoppedSnapshotTimeout, documents.SnapshotRootInputs{
+			InstanceId:  "{{ InstanceId }}",
+			Description: description,
+			Tags:        stoppedSnapshotTags(p),
+		})
+	}
+	return documents.AutomationStep{
+		Name:           name,
+		Action:         "aws:executeAwsApi",
+		Description:    desc,
+		TimeoutSeconds: stoppedSnapshotTimeout,
+		Inputs: createSnapshotsInputs{
+			Service:     "ec2",
+			Api:         "CreateSnapshots",
+			Description: description,
+			InstanceSpecification: instanceSpecification{
+				InstanceId:        "{{ InstanceId }}",
+				ExcludeBootVolume: p.Volumes == policies.DataVolumes,
+			},
+			TagSpecifications: []snapshotTagSpecifier{{ResourceType: "snapshot", Tags: stoppedSnapshotTags(p)}},
+		},
+		Outputs: []documents.StepOutput{
+			{Name: "SnapshotIds", Selector: "$.Snapshots..SnapshotId", Type: "StringList"},
+		},
+	}
+}
+
+// buildCrashAPIRunbook is the runbook of a crash-consistent Windows policy:
+// the instance is running → one CreateSnapshots of its data volumes →
+// lifecycle (copies, pruning, archive).
+func buildCrashAPIRunbook(p *PolicyPlan) documents.AutomationDocument {
+	n := p.Names
+	snapshot := apiSnapshotStep(p, crashAPISnapshotStep, "CreateSnapshots of the instance's data volumes, one point in time, boot volume excluded: crash-consistent, nothing on the instance is flushed or frozen.", "crash-consistent")
+	snapshot.OnFailure = "Abort"
+	doc := documents.AutomationDocument{
+		SchemaVersion: "0.3",
+		Description:   p.Description + " — crash-consistent snapshots of one Windows instance's data volumes, taken through the EC2 API (ssm-backup policy " + n.Policy + ").",
+		AssumeRole:    "{{ AutomationAssumeRole }}",
+		Parameters:    backupRunbookParameters(n.AutomationRole),
+		MainSteps: []documents.AutomationStep{
+			{
+				Name:           crashAPIAssertStep,
+				Action:         "aws:assertAwsResourceProperty",
+				Description:    "The instance exists and is running.",
+				OnFailure:      "Abort",
+				TimeoutSeconds: 60,
+				MaxAttempts:    3,
+				Inputs: ec2InstanceAPIInputs{
+					Service: "ec2", Api: "DescribeInstances", InstanceIds: []string{"{{ InstanceId }}"},
+					PropertySelector: "$.Reservations[0].Instances[0].State.Name",
+					DesiredValues:    []string{"running"},
+				},
+			},
+			snapshot,
+		},
+		Outputs: []string{crashAPISnapshotStep + ".SnapshotIds"},
+	}
+	addLifecycleSteps(&doc, p) // ends the runbook
+	return doc
+}
+
+// applyAPISnapshotRoles gives the automation role of a crash-consistent
+// Windows policy what its runbook calls instead of Run Command:
+// CreateSnapshots of target instances only, tagged with this policy at
+// creation, and DescribeInstances.
+func applyAPISnapshotRoles(p *PolicyPlan, roles *RoleSet) {
+	runCommand := map[string]bool{"RunSnapshotDocument": true, "OnTargetInstancesOnly": true, "FollowCommandAndInstance": true}
+	var rest []Statement
+	for _, st := range roles.AutomationPolicy.Statement {
+		if !runCommand[st.Sid] {
+			rest = append(rest, st)
+		}
+	}
+	own := append(createSnapshotStatements(p), Statement{
+		Sid:      "ReadInstanceState",
+		Effect:   "Allow",
+		Action:   Strings{"ec2:DescribeInstances"},
+		Resource: Strings{"*"},
+	})
+	roles.AutomationPolicy.Statement = append(own, rest...)
+}
