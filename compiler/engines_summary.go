@@ -30,15 +30,7 @@ func writeEngineSummary(b *strings.Builder, p *PolicyPlan, a *engineArtifacts, n
 	fmt.Fprintf(b, "- **Volumes:** %s\n", engineVolumesText(p))
 	fmt.Fprintf(b, "- **Consistency:** %s\n", engineConsistencyText(p))
 	fmt.Fprintf(b, "- **Schedule:** `%s` — %s, time zone %s; %s\n", s.Expression, md(s.Parsed.Describe()), s.Timezone, engineScheduleText(p))
-	runs := s.Parsed.Next(now, s.Location, 0, NextRunsCount)
-	if len(runs) == 0 {
-		fmt.Fprintf(b, "- **Next runs:** none after %s\n", now.Format(time.RFC3339))
-	} else {
-		fmt.Fprintf(b, "- **Next runs:**\n")
-		for _, r := range runs {
-			fmt.Fprintf(b, "  - %s\n", r.In(s.Location).Format("Mon 2006-01-02 15:04 MST"))
-		}
-	}
+	writeNextRuns(b, s, now) // engines have no offset: validation refuses one
 	var tags []string
 	for _, t := range p.Tags {
 		tags = append(tags, fmt.Sprintf("`%s=%s`", t.Key, t.Value))

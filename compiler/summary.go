@@ -61,15 +61,7 @@ func writePolicySummary(b *strings.Builder, p *PolicyPlan, a *policyArtifacts, n
 		fmt.Fprintf(b, ", %d %s after the cron date", s.Offset, plural(s.Offset, "day", "days"))
 	}
 	fmt.Fprintf(b, "; the window stays open %d h and starts no new instance in its last %d h\n", s.DurationHours, s.CutoffHours)
-	runs := s.Parsed.Next(now, s.Location, s.Offset, NextRunsCount)
-	if len(runs) == 0 {
-		fmt.Fprintf(b, "- **Next runs:** none after %s\n", now.Format(time.RFC3339))
-	} else {
-		fmt.Fprintf(b, "- **Next runs:**\n")
-		for _, r := range runs {
-			fmt.Fprintf(b, "  - %s\n", r.In(s.Location).Format("Mon 2006-01-02 15:04 MST"))
-		}
-	}
+	writeNextRuns(b, s, now)
 	if len(p.Tags) > 0 {
 		var tags []string
 		for _, t := range p.Tags {
@@ -103,6 +95,19 @@ func writeWarnings(b *strings.Builder, p *PolicyPlan) {
 			fmt.Fprintf(b, "- %s`%s`: %s\n", code, loc, md(w.Summary))
 		}
 		b.WriteString("\n")
+	}
+}
+
+// writeNextRuns lists the schedule's next runs after now, in its zone.
+func writeNextRuns(b *strings.Builder, s SchedulePlan, now time.Time) {
+	runs := s.Parsed.Next(now, s.Location, s.Offset, NextRunsCount)
+	if len(runs) == 0 {
+		fmt.Fprintf(b, "- **Next runs:** none after %s\n", now.Format(time.RFC3339))
+		return
+	}
+	fmt.Fprintf(b, "- **Next runs:**\n")
+	for _, r := range runs {
+		fmt.Fprintf(b, "  - %s\n", r.In(s.Location).Format("Mon 2006-01-02 15:04 MST"))
 	}
 }
 

@@ -218,23 +218,7 @@ func TestLinuxDLMHooksDocumentSize(t *testing.T) {
 		{Type: AppPostgreSQL, Service: strings.Repeat("s", 64), ServiceFile: "/etc/ssm-backup/" + strings.Repeat("p", 60)},
 		{Type: AppCustom, Pre: "/usr/local/sbin/" + strings.Repeat("a", 60), Post: "/usr/local/sbin/" + strings.Repeat("b", 60), TimeoutSeconds: 5},
 	}
-	doc := mustLinuxDLMHooksCommand(t, s)
-	compact, err := json.Marshal(doc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	indented, err := MarshalIndent(doc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	const limit, room = 64 << 10, 8 << 10
-	t.Logf("DLM hooks document: %d bytes compact, %d indented (limit %d)", len(compact), len(indented), limit)
-	if len(compact) > limit-room {
-		t.Errorf("DLM hooks document is %d bytes of compact JSON; keep it under %d (SSM's %d less %d of room)", len(compact), limit-room, limit, room)
-	}
-	if len(indented) > limit {
-		t.Errorf("DLM hooks document is %d bytes as emitted (indented); SSM's limit is %d", len(indented), limit)
-	}
+	checkDocumentSize(t, "DLM hooks document", mustLinuxDLMHooksCommand(t, s), 8<<10)
 }
 
 func TestLinuxDLMHooksCommandRejectsInvalid(t *testing.T) {

@@ -549,6 +549,13 @@ func TestSharedLinuxSnapshotDocumentSize(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	checkDocumentSize(t, "shared document", doc, 12<<10)
+}
+
+// checkDocumentSize fails when the document, as compact JSON, comes closer
+// than room to SSM's 64 KiB limit, or exceeds it as emitted (indented).
+func checkDocumentSize(t *testing.T, what string, doc CommandDocument, room int) {
+	t.Helper()
 	compact, err := json.Marshal(doc)
 	if err != nil {
 		t.Fatal(err)
@@ -557,13 +564,13 @@ func TestSharedLinuxSnapshotDocumentSize(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const limit, room = 64 << 10, 12 << 10
-	t.Logf("shared document: %d bytes compact, %d indented (limit %d)", len(compact), len(indented), limit)
+	const limit = 64 << 10
+	t.Logf("%s: %d bytes compact, %d indented (limit %d)", what, len(compact), len(indented), limit)
 	if len(compact) > limit-room {
-		t.Errorf("shared document is %d bytes of JSON; keep it under %d (SSM's %d less %d of room)", len(compact), limit-room, limit, room)
+		t.Errorf("%s is %d bytes of compact JSON; keep it under %d (SSM's %d less %d of room)", what, len(compact), limit-room, limit, room)
 	}
 	if len(indented) > limit {
-		t.Errorf("shared document is %d bytes as emitted (indented); SSM's limit is %d", len(indented), limit)
+		t.Errorf("%s is %d bytes as emitted (indented); SSM's limit is %d", what, len(indented), limit)
 	}
 }
 
