@@ -29,6 +29,9 @@ func checkWindowsSupported(p *policies.Policy) diag.Diagnostics {
 			unsupported(fmt.Sprintf("spec.apps[%d].type", i), fmt.Sprintf("app type %q on Windows", a.Type))
 		}
 	}
+	if s.EngineOrDefault() != policies.EngineSSM {
+		return ds // AWS Backup and DLM tag the snapshots themselves
+	}
 	// AWSEC2-CreateVssSnapshot takes tags as "Key=k,Value=v;...": a key or
 	// value with , ; or = would be read as another tag, and its own tag
 	// keys may not be given.

@@ -285,7 +285,11 @@ func describe(kind string, old, new *policyState, now time.Time) PolicyChange {
 	case new == nil:
 		r := o.retention
 		r.Text = retentionText(r)
-		c.Retention = &RetentionChange{Old: &r, Explanation: "the policy's snapshots stay: nothing prunes them any more, and deleting them is left to you"}
+		explanation := "the policy's snapshots stay: nothing prunes them any more, and deleting them is left to you"
+		if o.engine == EngineBackup {
+			explanation = "the recovery points stay in the vault, each deleted by the lifecycle it was created with"
+		}
+		c.Retention = &RetentionChange{Old: &r, Explanation: explanation}
 	case !sameRetention(o.retention, n.retention):
 		c.Retention = retentionChange(o.retention, n.retention, n.schedule, now)
 	}

@@ -100,6 +100,8 @@ const tagConsistency = "ssm-backup:consistency"
 // vaultARNPart is field i of a vault ARN; "" for a placeholder (this
 // region, this account).
 func vaultARNPart(arn string, i int) string {
+	// The placeholders hold "::" themselves.
+	arn = strings.NewReplacer("${AWS::Partition}", "${partition}", "${AWS::Region}", "${region}", "${AWS::AccountId}", "${account}").Replace(arn)
 	parts := strings.Split(arn, ":")
 	if i >= len(parts) || strings.HasPrefix(parts[i], "${") {
 		return ""

@@ -166,7 +166,14 @@ func writePolicy(b *strings.Builder, c PolicyChange) {
 		fmt.Fprintf(b, "### Added: %s\n\n", code(c.Name))
 	case Removed:
 		fmt.Fprintf(b, "### Removed: %s\n\n", code(c.Name))
-		b.WriteString("Its maintenance window, documents and roles are deleted. Its snapshots stay: nothing prunes them any more.\n\n")
+		switch c.Engine {
+		case EngineBackup:
+			b.WriteString("Its backup plan, selections and roles are deleted. Its vault stays (the template retains it) with its recovery points, each still deleted by the lifecycle it was created with.\n\n")
+		case EngineDLM:
+			b.WriteString("Its lifecycle policies, script document and roles are deleted. Its snapshots stay: nothing prunes them any more.\n\n")
+		default:
+			b.WriteString("Its maintenance window, documents and roles are deleted. Its snapshots stay: nothing prunes them any more.\n\n")
+		}
 	default:
 		fmt.Fprintf(b, "### Changed: %s\n\n", code(c.Name))
 	}
@@ -256,6 +263,14 @@ func scheduleText(s *Schedule) string {
 }
 
 func windowText(s *Schedule) string {
+	if s.MaxConcurrency == "" {
+		// AWS Backup (its start window) or Data Lifecycle Manager (none):
+		// the service starts every job itself.
+		if s.DurationHours == 0 {
+			return "started by the service within the hour"
+		}
+		return fmt.Sprintf("jobs start within %d h", s.DurationHours)
+	}
 	open := fmt.Sprintf("open %d h", s.DurationHours)
 	if s.CutoffHours > 0 {
 		open += fmt.Sprintf(", no new instance in the last %d h", s.CutoffHours)
