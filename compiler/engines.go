@@ -810,6 +810,11 @@ func emitEnginePolicy(p *PolicyPlan) policyOutput {
 	if ea.hooks != nil {
 		fs = append(fs, file{"dlm-hooks-document.json", *ea.hooks})
 	}
+	if p.Engine.Engine == policies.EngineBackup {
+		for _, c := range p.Copies {
+			fs = append(fs, file{BackupVaultTemplatePath(c), backupVaultTemplate(p, c)})
+		}
+	}
 	for _, f := range fs {
 		b, err := indentJSON(f.v)
 		if err != nil {
@@ -827,4 +832,54 @@ func emitEnginePolicy(p *PolicyPlan) policyOutput {
 	}
 	out.terraform = terraformEngine(p, frag, ea)
 	return out
+}
+
+// BackupVaultTemplatePath is the template that creates the vault a backup
+// policy's copy goes to, in the copy's region and account.
+func BackupVaultTemplatePath(c CopyPlan) string {
+	dest := c.Region
+	switch {
+	case c.Account != "" && c.Region != "":
+		dest = c.Account + "-" + c.Region
+	case c.Account != "":
+		dest = c.Account
+	}
+	return "copy-destination-vault-" + dest + ".json"
+}
+
+// backupVaultTemplate is the template of a copy's destination vault: the
+// policy's vault name (the copy action's ARN names it), the copy's KMS key,
+// retained like the policy's own vault; in another account, an access
+// policy that lets the source account copy into it, and nothing else.
+func backupVaultTemplate(p *PolicyPlan, c CopyPlan) map[string]any {
+	vault := map[string]any{"BackupVaultName": p.BackupVaultName(), "BackupVaultTags": tagMap(p)}
+	if c.KMSKeyID != "" {
+		vault["EncryptionKeyArn"] = c.KMSKeyID
+	}
+	where := "this account"
+	tmpl := map[string]any{"AWSTemplateFormatVersion": "2010-09-09"}
+	if c.Account != "" {
+		where = "account " + c.Account
+		tmpl["Parameters"] = map[string]any{"SourceAccountId": map[string]any{
+			"Type": "String", "AllowedPattern": "^[0-9]{12}$",
+			"Description": "The account ssm-backup policy " + p.Names.Policy + " runs in, whose AWS Backup copies into this vault",
+		}}
+		vault["AccessPolicy"] = withSubAll(PolicyDocument{Version: iamVersion, Statement: []Statement{{
+			Sid:       "CopiesFromTheSourceAccountOnly",
+			Effect:    "Allow",
+			Principal: &Principal{AWS: Strings{"arn:${AWS::Partition}:iam::${SourceAccountId}:root"}},
+			Action:    Strings{"backup:CopyIntoBackupVault"},
+			Resource:  Strings{"*"},
+		}}})
+	}
+	region := "the region policy " + p.Names.Policy + " is deployed to"
+	if c.Region != "" {
+		region = c.Region
+	}
+	tmpl["Description"] = "ssm-backup policy " + p.Names.Policy + ": the AWS Backup vault its copies go to. Deploy in " + region + " of " + where + " before the policy's first run."
+	tmpl["Resources"] = map[string]any{"CopyVault": Resource{
+		Type: "AWS::Backup::BackupVault", DeletionPolicy: "Retain", UpdateReplacePolicy: "Retain", Properties: vault,
+	}}
+	tmpl["Outputs"] = map[string]any{"VaultArn": Output{Description: "The vault the copies of policy " + p.Names.Policy + " go to", Value: getAtt{GetAtt: [2]string{"CopyVault", "BackupVaultArn"}}}}
+	return tmpl
 }

@@ -147,7 +147,11 @@ func engineCopiesText(p *PolicyPlan) string {
 		}
 		switch {
 		case p.Engine.Engine == policies.EngineBackup:
-			out = append(out, fmt.Sprintf("copy action to `%s`, %s; **deploy the vault there first** (same name; a vault in another account needs an access policy allowing `backup:CopyIntoBackupVault` from this account)", backupVaultARN(p, c), keep))
+			extra := ""
+			if c.Account != "" {
+				extra = ", whose access policy lets this account (parameter SourceAccountId) copy into it; AWS Backup copies across accounts only within one AWS Organization with cross-account backup turned on"
+			}
+			out = append(out, fmt.Sprintf("copy action to `%s`, %s; **deploy `%s` there first**: it creates that vault%s", backupVaultARN(p, c), keep, PolicyDir(p.Names.Policy)+BackupVaultTemplatePath(c), extra))
 		case c.Region != "":
 			key := "encrypted with the destination's default EBS key"
 			if c.KMSKeyID != "" {

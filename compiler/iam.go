@@ -25,6 +25,7 @@ type Statement struct {
 
 // Principal names who may assume a role.
 type Principal struct {
+	AWS     Strings `json:"AWS,omitempty"`
 	Service Strings `json:"Service,omitempty"`
 }
 

@@ -214,6 +214,11 @@ func (v *validator) backupEngine() {
 				"retention maxAge %s is less than archive after %s + 90 days", s.Retention.MaxAge, a.After)
 		}
 	}
+	for i, c := range s.Copies {
+		if p := fmt.Sprintf("spec.copies[%d].kmsKeyId", i); v.given(p) && !kmsKeyARNRE.MatchString(c.KMSKeyID) {
+			v.errorf(p, "the copy's vault is encrypted with this key; AWS Backup takes the key's ARN: arn:aws:kms:<region>:<account>:key/<key id>", "%q is not a KMS key ARN", c.KMSKeyID)
+		}
+	}
 	if v.src.Has("spec.protection") {
 		v.cannot("spec.protection", e, "protect AWS Backup's recovery points with spec.backup.vault.lock (Vault Lock) instead", EngineDLM, EngineSSM)
 	}
