@@ -91,7 +91,7 @@ func engineConsistencyText(p *PolicyPlan) string {
 			}
 			what = "quiesces " + strings.Join(apps, ", ") + " (as the ssm engine's script does: FLUSH TABLES WITH READ LOCK held in one session, CHECKPOINT, custom hooks), then freezes the data file systems"
 		}
-		return fmt.Sprintf("%s: Data Lifecycle Manager runs this policy's Command document `%s` as its pre-script, which %s and leaves the hold to a detached holder bounded by maxFreeze %d s; DLM then creates the snapshots and runs the post-script, which releases everything at once (the watchdog releases it at maxFreeze whatever happens). The pre-script may take up to %d s; if it fails DLM %s. A post-script that finds the hold already released fails, so the run is marked",
+		return fmt.Sprintf("%s: Data Lifecycle Manager runs this policy's Command document `%s` as its pre-script, which %s and leaves the hold to a detached holder bounded by maxFreeze %d s; DLM then creates the snapshots and runs the post-script, which releases everything at once (the watchdog releases it at maxFreeze whatever happens). The pre-script may take up to %d s; if it fails DLM %s. A post-script that finds the hold already released (the watchdog's doing, at maxFreeze) fails, so Data Lifecycle Manager reports that run's script as failed: its snapshots may be only crash-consistent",
 			p.Consistency, p.DLMHooksDocumentName(), what, p.Snapshot.MaxFreezeSeconds, documents.LinuxDLMHooksExecutionTimeoutSeconds, action)
 	}
 	return "crash-consistent: all volumes at the same point in time, nothing flushed or frozen"
