@@ -127,6 +127,8 @@ func engineRetentionText(p *PolicyPlan) string {
 		return "recovery points are " + strings.Join(parts, ", then ")
 	}
 	switch {
+	case r == nil:
+		return "none — snapshots are kept until deleted by hand"
 	case r.KeepCount > 0:
 		return fmt.Sprintf("Data Lifecycle Manager keeps the newest %d %s of each volume and deletes older ones", r.KeepCount, plural(r.KeepCount, "snapshot", "snapshots"))
 	case p.Archive != nil:
