@@ -1,10 +1,14 @@
 package schedule
 
 import (
+	"archive/zip"
+	"bytes"
+	_ "embed"
 	"fmt"
+	"io"
 	"strings"
+	"sync"
 	"time"
-	_ "time/tzdata" // so every machine knows every zone, whatever its OS ships
 )
 
 // LoadLocation loads an IANA time zone name for a maintenance window's
@@ -18,9 +22,10 @@ import (
 // Legacy IANA links such as "US/Eastern" are accepted, as the tz database
 // still ships them; AWS does not say whether it does.
 //
-// Go prefers the system's zoneinfo files when there are any and falls back to
-// the copy embedded by time/tzdata, so a machine with an older tz database may
-// compute different runs for a zone whose rules changed recently.
+// The zone rules come from the IANA tz database embedded in this package
+// (tzdata/zoneinfo.zip, release 2025c), never from the machine's: the same
+// policy gets the same next runs, warnings and compiled output on every
+// machine, whatever its operating system ships.
 //
 // The error is an *Error whose range covers the whole name.
 func LoadLocation(name string) (*time.Location, error) {
@@ -40,10 +45,63 @@ func LoadLocation(name string) (*time.Location, error) {
 	case notAZone(name):
 		return nil, fail(example, "%q is not a time zone that Systems Manager accepts", name)
 	}
-	loc, err := time.LoadLocation(name)
+	loc, err := embeddedLocation(name)
 	if err != nil {
 		return nil, fail(suggestZone(name, example), "unknown time zone %q", name)
 	}
+	return loc, nil
+}
+
+// zoneinfoZip is Go's lib/time/zoneinfo.zip (IANA tz database 2025c, from
+// Go 1.26.8), whose entries are the compiled zone files by name.
+//
+//go:embed tzdata/zoneinfo.zip
+var zoneinfoZip []byte
+
+var (
+	zoneIndexOnce sync.Once
+	zoneIndex     map[string]*zip.File
+	zoneIndexErr  error
+	zoneCache     sync.Map // name → *time.Location
+)
+
+// embeddedLocation loads a zone from zoneinfoZip.
+func embeddedLocation(name string) (*time.Location, error) {
+	if loc, ok := zoneCache.Load(name); ok {
+		return loc.(*time.Location), nil
+	}
+	zoneIndexOnce.Do(func() {
+		r, err := zip.NewReader(bytes.NewReader(zoneinfoZip), int64(len(zoneinfoZip)))
+		if err != nil {
+			zoneIndexErr = err
+			return
+		}
+		zoneIndex = make(map[string]*zip.File, len(r.File))
+		for _, f := range r.File {
+			zoneIndex[f.Name] = f
+		}
+	})
+	if zoneIndexErr != nil {
+		return nil, zoneIndexErr
+	}
+	f, ok := zoneIndex[name]
+	if !ok {
+		return nil, fmt.Errorf("unknown time zone %s", name)
+	}
+	rc, err := f.Open()
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	data, err := io.ReadAll(rc)
+	if err != nil {
+		return nil, err
+	}
+	loc, err := time.LoadLocationFromTZData(name, data)
+	if err != nil {
+		return nil, err
+	}
+	zoneCache.Store(name, loc)
 	return loc, nil
 }
 
@@ -88,7 +146,7 @@ func suggestZone(name, fallback string) string {
 		if c == name || !zoneNameShape(c) || notAZone(c) {
 			continue
 		}
-		if _, err := time.LoadLocation(c); err == nil {
+		if _, err := embeddedLocation(c); err == nil {
 			return fmt.Sprintf("did you mean %q?", c)
 		}
 	}

@@ -1,8 +1,14 @@
 package schedule
 
 import (
+	"archive/zip"
+	"bytes"
 	"errors"
+	"io"
+	"os"
+	"path/filepath"
 	"testing"
+	"time"
 )
 
 func TestLoadLocation(t *testing.T) {
@@ -45,4 +51,58 @@ func TestLoadLocation(t *testing.T) {
 			t.Errorf("LoadLocation(%q) = %+v, want message %q hint %q", tt.name, *e, tt.message, tt.hint)
 		}
 	}
+}
+
+// TestLoadLocationIgnoresTheMachine: zones come from the embedded tz
+// database, not from ZONEINFO or the system's files, so every machine
+// computes the same runs. A ZONEINFO directory that defines Europe/Berlin
+// as UTC+14 changes nothing.
+func TestLoadLocationIgnoresTheMachine(t *testing.T) {
+	dir := t.TempDir()
+	utc, err := embeddedLocation("Pacific/Kiritimati") // UTC+14 all year
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := zoneData("Pacific/Kiritimati")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "Europe"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "Europe", "Berlin"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("ZONEINFO", dir)
+	loc, err := LoadLocation("Europe/Berlin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	when := time.Date(2026, time.January, 15, 12, 0, 0, 0, time.UTC)
+	if _, off := when.In(loc).Zone(); off != 3600 {
+		t.Errorf("Europe/Berlin is UTC%+d in January; want +1h from the embedded database", off/3600)
+	}
+	if _, off := when.In(utc).Zone(); off != 14*3600 {
+		t.Errorf("the control zone is UTC%+d, want +14h", off/3600)
+	}
+	// What Go's own loader makes of the same machine (it reads ZONEINFO
+	// once per process, so this is for the log only).
+	if ctl, err := time.LoadLocation("Europe/Berlin"); err == nil {
+		_, off := when.In(ctl).Zone()
+		t.Logf("time.LoadLocation on this machine gives Europe/Berlin UTC%+d", off/3600)
+	}
+}
+
+// zoneData is the compiled zone file of name in the embedded database.
+func zoneData(name string) ([]byte, error) {
+	r, err := zip.NewReader(bytes.NewReader(zoneinfoZip), int64(len(zoneinfoZip)))
+	if err != nil {
+		return nil, err
+	}
+	f, err := r.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(f)
 }
