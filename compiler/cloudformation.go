@@ -272,7 +272,7 @@ func addPolicyResources(t *Template, p *PolicyPlan, a *policyArtifacts) {
 		Type: "AWS::IAM::ManagedPolicy",
 		Properties: managedPolicyProperties{
 			ManagedPolicyName: n.InstancePolicy, Path: IAMPath,
-			Description:    "Snapshot the instance's own volumes for ssm-backup policy " + n.Policy + ", tagged at creation; no delete, no share",
+			Description:    instancePolicyDescription(p),
 			PolicyDocument: withSub(roles.InstancePolicy),
 		},
 	}

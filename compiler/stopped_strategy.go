@@ -21,9 +21,11 @@ func applyStrategy(p *PolicyPlan, a *policyArtifacts) {
 	case p.Consistency == policies.Stopped:
 		a.runbook = buildStoppedRunbook(p)
 		applyStoppedRoles(p, &a.roles)
+		withoutInstanceSnapshots(&a.roles)
 	case usesAPISnapshot(p): // crash_api.go
 		a.runbook = buildCrashAPIRunbook(p)
 		applyAPISnapshotRoles(p, &a.roles)
+		withoutInstanceSnapshots(&a.roles)
 	case p.Platform == policies.Windows:
 		applyWindowsStrategy(p, a)
 	}
@@ -40,4 +42,31 @@ func writeStrategySummary(b *strings.Builder, p *PolicyPlan) {
 			"an instance that was already stopped is snapshotted and left stopped. No SSM agent is needed.\n", concurrencyText(p.Schedule.MaxConcurrency))
 	}
 	writeWindowsPrerequisites(b, p)
+}
+
+// withoutInstanceSnapshots takes the snapshot grants from the instance role
+// of a policy whose runbook snapshots through the EC2 API (stopped, crash on
+// Windows): nothing on the instance calls EC2, so the role keeps only its
+// explicit denials of deleting, sharing and untagging the policy's
+// snapshots.
+func withoutInstanceSnapshots(roles *RoleSet) {
+	snapshot := map[string]bool{}
+	for _, st := range createSnapshotStatements(&PolicyPlan{}) {
+		snapshot[st.Sid] = true
+	}
+	var rest []Statement
+	for _, st := range roles.InstancePolicy.Statement {
+		if !snapshot[st.Sid] {
+			rest = append(rest, st)
+		}
+	}
+	roles.InstancePolicy.Statement = rest
+}
+
+// instancePolicyDescription says what the instance policy grants.
+func instancePolicyDescription(p *PolicyPlan) string {
+	if p.Consistency == policies.Stopped || usesAPISnapshot(p) {
+		return "Instances of ssm-backup policy " + p.Names.Policy + ": the runbook snapshots them through the EC2 API; they may not delete, share or untag its snapshots"
+	}
+	return "Snapshot the instance's own volumes for ssm-backup policy " + p.Names.Policy + ", tagged at creation; no delete, no share"
 }

@@ -565,7 +565,7 @@ func terraformPolicy(p *PolicyPlan, a *policyArtifacts) terraformFragment {
 		Tags:           tags,
 	})
 	f.resource(tfTypePolicy, instancePolicy, tfPolicy{
-		Description: tfLiteral("Snapshot the instance's own volumes for ssm-backup policy " + n.Policy + ", tagged at creation; no delete, no share"),
+		Description: tfLiteral(instancePolicyDescription(p)),
 		Name:        tfLiteral(n.InstancePolicy),
 		Path:        IAMPath,
 		Policy:      iam["instance"],
