@@ -259,7 +259,7 @@ func addPolicyResources(t *Template, p *PolicyPlan, a *policyArtifacts) {
 	roles := a.roles
 	t.Resources[l+"Runbook"] = Resource{
 		Type:      "AWS::SSM::Document",
-		DependsOn: []string{LinuxSnapshotLogicalID},
+		DependsOn: runbookDependsOn(p),
 		Properties: documentProperties{
 			Name: n.Runbook, DocumentType: "Automation", DocumentFormat: "JSON",
 			UpdateMethod: "NewVersion", Content: a.runbookJSON, Tags: tags,

@@ -284,11 +284,6 @@ func TestConformanceCommandDocuments(t *testing.T) {
 		for _, policy := range set.SSMPolicies() {
 			dir := compiler.PolicyDir(policy)
 			t.Run(set.Name+"/"+policy, func(t *testing.T) {
-				doc := confDecode(t, set, compiler.LinuxSnapshotDir+"command-document.json")
-				for _, p := range commandDocProblems(doc) {
-					t.Error(p)
-				}
-				name := commandDocumentName(t, tmpl, doc)
 				runbook := confDecode(t, set, dir+"automation-runbook.json")
 				if isStoppedRunbook(runbook) { // conformance_stopped_test.go
 					for _, p := range stoppedRunbookProblems(runbook) {
@@ -318,7 +313,12 @@ func TestConformanceCommandDocuments(t *testing.T) {
 					}
 					return
 				}
-				for _, p := range runbookLinkProblems(runbook, name, doc) {
+				// A Linux policy: the runbook runs the set's shared document.
+				doc := confDecode(t, set, compiler.LinuxSnapshotDir+"command-document.json")
+				for _, p := range commandDocProblems(doc) {
+					t.Error(p)
+				}
+				for _, p := range runbookLinkProblems(runbook, commandDocumentName(t, tmpl, doc), doc) {
 					t.Error("automation-runbook.json: " + p)
 				}
 			})

@@ -12,15 +12,30 @@ import (
 	"github.com/ssm-backup/ssm-backup/policies"
 )
 
-// usesSSM reports whether a policy of the set runs on the ssm engine, which
-// the shared Linux document serves.
-func (p *Plan) usesSSM() bool {
+// usesLinuxScript reports whether a policy of the set runs the shared
+// Linux document: an ssm-engine Linux policy that is not stopped.
+func (p *Plan) usesLinuxScript() bool {
 	for _, pp := range p.Policies {
-		if pp.Engine.Engine == policies.EngineSSM {
+		if pp.runsLinuxScript() {
 			return true
 		}
 	}
 	return false
+}
+
+// runsLinuxScript reports whether the policy's runbook runs the shared
+// Linux document.
+func (p *PolicyPlan) runsLinuxScript() bool {
+	return p.Engine.Engine == policies.EngineSSM && usesLinuxSnapshotScript(p)
+}
+
+// runbookDependsOn makes the runbook of a policy that runs the shared Linux
+// document wait for it.
+func runbookDependsOn(p *PolicyPlan) []string {
+	if p.runsLinuxScript() {
+		return []string{LinuxSnapshotLogicalID}
+	}
+	return nil
 }
 
 // Files is an emitted tree: slash-separated relative path → contents.
@@ -232,7 +247,7 @@ func Emit(plan *Plan, opts Options) (Files, error) {
 			tmpl.Outputs[k] = v
 		}
 	}
-	if plan.usesSSM() {
+	if plan.usesLinuxScript() {
 		shared, err := documents.SharedLinuxSnapshotCommand("ssm-backup: consistent EBS snapshots of a Linux instance's volumes, taken on the instance. Run by the backup runbook of each Linux policy, which passes the policy's settings.")
 		if err != nil {
 			return nil, err

@@ -558,7 +558,7 @@ func terraformPolicy(p *PolicyPlan, a *policyArtifacts) terraformFragment {
 		Content: tfLiteral(string(a.runbookJSON)),
 		// The runbook runs the shared document by name, which Terraform
 		// cannot see in the content.
-		DependsOn:      []string{tfTypeDocument + "." + tfName(LinuxSnapshotLogicalID)},
+		DependsOn:      tfRunbookDependsOn(p),
 		DocumentFormat: "JSON",
 		DocumentType:   "Automation",
 		Name:           tfLiteral(n.Runbook),
@@ -1099,6 +1099,15 @@ func subString(v any) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// tfRunbookDependsOn is runbookDependsOn in Terraform's addresses.
+func tfRunbookDependsOn(p *PolicyPlan) []string {
+	var out []string
+	for _, id := range runbookDependsOn(p) {
+		out = append(out, tfTypeDocument+"."+tfName(id))
+	}
+	return out
 }
 
 // tfManagedPolicyName names the attachment of an AWS managed policy after

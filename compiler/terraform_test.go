@@ -966,10 +966,34 @@ func tfRunsOnSSM(set tfSet, policy string) bool {
 	return true
 }
 
+// tfRunsLinuxScript reports whether the policy's runbook runs the set's
+// shared Linux document (an aws:runCommand step naming it).
+func tfRunsLinuxScript(set tfSet, policy string) bool {
+	b, ok := set.files[compiler.PolicyDir(policy)+"automation-runbook.json"]
+	if !ok {
+		return false
+	}
+	var rb struct {
+		MainSteps []struct {
+			Action string
+			Inputs struct{ DocumentName string }
+		} `json:"mainSteps"`
+	}
+	if json.Unmarshal(b, &rb) != nil {
+		return false
+	}
+	for _, s := range rb.MainSteps {
+		if s.Action == "aws:runCommand" && strings.HasPrefix(s.Inputs.DocumentName, compiler.LinuxSnapshotDocument+"-") {
+			return true
+		}
+	}
+	return false
+}
+
 // tfCheckDocuments reads each document's content back and compares it with
 // the standalone file, compact, byte for byte. The shared Linux document
-// serves the policies of the ssm engine: it is emitted exactly when the set
-// has one.
+// serves the runbooks that run it (Linux policies of the ssm engine, not
+// stopped): it is emitted exactly when the set has one.
 func tfCheckDocuments(cfg map[string]any, set tfSet) []string {
 	var problems []string
 	want := map[string]string{}
@@ -977,7 +1001,7 @@ func tfCheckDocuments(cfg map[string]any, set tfSet) []string {
 	for _, p := range set.plan.Policies {
 		dir := compiler.PolicyDir(p.Names.Policy)
 		if tfRunsOnSSM(set, p.Names.Policy) {
-			ssm = true
+			ssm = ssm || tfRunsLinuxScript(set, p.Names.Policy)
 			want[tfName(p.Names.Logical+"Runbook")] = dir + "automation-runbook.json"
 		} else if _, ok := set.files[dir+"dlm-hooks-document.json"]; ok {
 			want[tfName(p.Names.Logical+"DLMHooksDocument")] = dir + "dlm-hooks-document.json"
@@ -998,9 +1022,9 @@ func tfCheckDocuments(cfg map[string]any, set tfSet) []string {
 	}
 	switch _, ok := set.files[shared]; {
 	case ssm && !ok:
-		problems = append(problems, fmt.Sprintf("%s was not emitted, but the set has policies on the ssm engine", shared))
+		problems = append(problems, fmt.Sprintf("%s was not emitted, but a runbook of the set runs it", shared))
 	case !ssm && len(sharedFiles) > 0:
-		problems = append(problems, fmt.Sprintf("%v emitted, but no policy of the set runs on the ssm engine", sharedFiles))
+		problems = append(problems, fmt.Sprintf("%v emitted, but no runbook of the set runs it", sharedFiles))
 	}
 	if ssm {
 		want[tfName(compiler.LinuxSnapshotLogicalID)] = shared
@@ -2150,11 +2174,11 @@ func TestTerraformEngineNegativeControls(t *testing.T) {
 				asMap(tfLookup(cfg, "output", hooks))["value"] = `${aws_cloudformation_stack.nope.outputs["PolicyId"]}`
 			}},
 		// Documents.
-		{"shared document without a policy on ssm", hooksSet, documents, "no policy of the set runs on the ssm engine",
+		{"shared document without a policy on ssm", hooksSet, documents, "no runbook of the set runs it",
 			func(_ map[string]any, files compiler.Files) {
 				files[compiler.LinuxSnapshotDir+"command-document.json"] = []byte("{}")
 			}},
-		{"shared document missing with a policy on ssm", mixedSet, documents, "was not emitted, but the set has policies on the ssm engine",
+		{"shared document missing with a policy on ssm", "examples", documents, "was not emitted, but a runbook of the set runs it",
 			func(_ map[string]any, files compiler.Files) {
 				delete(files, compiler.LinuxSnapshotDir+"command-document.json")
 			}},
