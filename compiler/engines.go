@@ -505,7 +505,7 @@ func dlmPolicyProperties(p *PolicyPlan, target CFNTag) dlmPolicyResource {
 		create.Scripts = []dlmScript{{
 			Stages:                          []string{"PRE", "POST"},
 			ExecutionHandlerService:         dlmHandlerService,
-			ExecutionHandler:                ref{Ref: l + "DLMHooksDocument"},
+			ExecutionHandler:                ref{Ref: l + "HooksDocument"},
 			ExecuteOperationOnScriptFailure: onFailure,
 			ExecutionTimeout:                documents.LinuxDLMHooksExecutionTimeoutSeconds,
 		}}
@@ -761,7 +761,7 @@ func addEngineResources(t *Template, p *PolicyPlan, a *engineArtifacts) {
 		addBackupResources(t, p, a)
 	case policies.EngineDLM:
 		if a.hooks != nil {
-			t.Resources[l+"DLMHooksDocument"] = Resource{
+			t.Resources[l+"HooksDocument"] = Resource{
 				Type: "AWS::SSM::Document",
 				Properties: documentProperties{
 					Name: p.DLMHooksDocumentName(), DocumentType: "Command", DocumentFormat: "JSON",

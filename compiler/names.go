@@ -95,7 +95,7 @@ func namesFor(policy string) Names {
 var logicalSuffixes = []string{
 	"Runbook", "InstancePolicy", "InstanceRole", "InstanceProfile",
 	"AutomationRole", "WindowRole", "Window", "WindowTarget", "WindowTask",
-	"ServiceRole", "BackupVault", "BackupPlan", "BackupSelection", "LifecyclePolicy", "DLMHooksDocument",
+	"ServiceRole", "BackupVault", "BackupPlan", "BackupSelection", "LifecyclePolicy", "HooksDocument",
 	// The lifecycle's (lifecycle_cfn.go, lifecycle_drill.go), reserved
 	// whether or not the policy uses them.
 	"RecycleBinRule", "DrillCheckDocument", "DrillRunbook", "DrillRole",

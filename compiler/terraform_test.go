@@ -1004,7 +1004,7 @@ func tfCheckDocuments(cfg map[string]any, set tfSet) []string {
 			ssm = ssm || tfRunsLinuxScript(set, p.Names.Policy)
 			want[tfName(p.Names.Logical+"Runbook")] = dir + "automation-runbook.json"
 		} else if _, ok := set.files[dir+"dlm-hooks-document.json"]; ok {
-			want[tfName(p.Names.Logical+"DLMHooksDocument")] = dir + "dlm-hooks-document.json"
+			want[tfName(p.Names.Logical+"HooksDocument")] = dir + "dlm-hooks-document.json"
 		}
 		if _, ok := set.files[dir+compiler.DrillRunbookPath]; ok {
 			want[tfName(p.Names.Logical+"DrillRunbook")] = dir + compiler.DrillRunbookPath
@@ -2188,7 +2188,7 @@ func TestTerraformEngineNegativeControls(t *testing.T) {
 			}},
 		{"hooks document changed", hooksSet, documents, "differs from",
 			func(cfg map[string]any, _ compiler.Files) {
-				d := res(cfg, "aws_ssm_document", "mysql_dlm_d_l_m_hooks_document")
+				d := res(cfg, "aws_ssm_document", "mysql_dlm_hooks_document")
 				d["content"] = strings.Replace(d["content"].(string), "PRE", "POST", 1)
 			}},
 		// IAM.
