@@ -1225,6 +1225,16 @@ func (v *validator) databaseConcurrency() {
 		"maxConcurrency %s backs up %s of a database fleet at the same time", mc, map[bool]string{true: "all", false: "half or more"}[pct == 100])
 }
 
+// dstBehaviour says what the engine's scheduler does in the hours daylight
+// saving time skips or repeats: EventBridge Scheduler's documented rule for
+// Systems Manager; AWS Backup does not document its own.
+func dstBehaviour(e Engine) string {
+	if e == EngineBackup {
+		return "AWS Backup does not document what it does with a run in an hour the clocks skip or repeat: the run may be skipped, moved or repeated"
+	}
+	return "a run in an hour the clocks skip does not happen, and one in an hour they repeat happens once, at the first"
+}
+
 // formatDuration writes d in the policy's own units: 1d, 12h, 1h30m, 45s.
 func formatDuration(d time.Duration) string {
 	if d <= 0 {
@@ -1396,8 +1406,8 @@ func (v *validator) dstAmbiguous() {
 	}
 	years := fmt.Sprintf("%d–%d", DSTHorizon.From.Year(), DSTHorizon.From.Year()+DSTHorizon.Years-1)
 	v.warnf(WarnDSTAmbiguous, v.src.Value("spec.schedule.expression"), "spec.schedule.expression",
-		fmt.Sprintf("a run in an hour the clocks skip does not happen, and one in an hour they repeat happens once, at the first; for example, %s. "+
-			"Move the runs out of the hours around the change (usually 01:00 to 03:00 local time), or use timezone UTC, which has no daylight saving time", found[0]),
+		fmt.Sprintf("%s; for example, %s. "+
+			"Move the runs out of the hours around the change (usually 01:00 to 03:00 local time), or use timezone UTC, which has no daylight saving time", dstBehaviour(v.engineKind), found[0]),
 		"daylight saving time in %s %s in %s", v.loc, strings.Join(what, " and "), years)
 }
 
