@@ -370,6 +370,11 @@ type dlmPolicy struct {
 	s   LinuxSnapshot
 	env []string
 	pre *scriptProc // the pre-script that held: its marker names the holder, the watchdog and their children
+	// discovered is what a pre-script must freeze when s.Mounts is empty.
+	discovered []string
+	// scriptDir, if set, is where each run's script is written (SSM writes
+	// it under its own state directory); default a fresh directory.
+	scriptDir string
 }
 
 var dlmPolicies int
@@ -406,6 +411,11 @@ func (d *dlmPolicy) start(t *testing.T, command, executionID string) *scriptProc
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
+	if d.scriptDir != "" {
+		if dir, err = os.MkdirTemp(d.scriptDir, "run"); err != nil {
+			t.Fatal(err)
+		}
+	}
 	path := filepath.Join(dir, "_script.sh")
 	if err := os.WriteFile(path, []byte(script), 0o700); err != nil {
 		t.Fatal(err)
@@ -437,7 +447,12 @@ func (d *dlmPolicy) start(t *testing.T, command, executionID string) *scriptProc
 func (d *dlmPolicy) run(t *testing.T, command, executionID string) dlmOutcome {
 	t.Helper()
 	started := time.Now()
-	p := d.start(t, command, executionID)
+	return d.await(t, d.start(t, command, executionID), command, executionID, started)
+}
+
+// await waits for a command started at started to end and parses its verdict.
+func (d *dlmPolicy) await(t *testing.T, p *scriptProc, command, executionID string, started time.Time) dlmOutcome {
+	t.Helper()
 	o := dlmOutcome{runOutcome: p.wait(), Started: started, Done: time.Now(), Proc: p}
 	lines := strings.Split(strings.TrimRight(o.Stdout, "\n"), "\n")
 	dec := json.NewDecoder(strings.NewReader(lines[len(lines)-1]))
@@ -493,8 +508,8 @@ func (d *dlmPolicy) requireHeld(t *testing.T, o dlmOutcome) {
 	if o.Verdict.Holder == nil || o.Verdict.Holder.Status != "held" || o.Verdict.Holder.Consistency != d.s.Consistency {
 		t.Fatalf("pre-script verdict %+v", o.Verdict)
 	}
-	if !cmp.Equal(o.Verdict.Holder.Frozen, sortedPlan(d.s.Mounts)) {
-		t.Errorf("frozen %v, want %v", o.Verdict.Holder.Frozen, sortedPlan(d.s.Mounts))
+	if want := d.plan(); !cmp.Equal(o.Verdict.Holder.Frozen, want) {
+		t.Errorf("frozen %v, want %v", o.Verdict.Holder.Frozen, want)
 	}
 	h := d.holder(t)
 	if h.SID != h.PID || h.PGID == d.pre.cmd.Process.Pid {
@@ -523,6 +538,14 @@ func (d *dlmPolicy) requireHeld(t *testing.T, o dlmOutcome) {
 			t.Errorf("%s: %v, want a directory of root's, mode 0700", dir, err)
 		}
 	}
+}
+
+// plan is what a pre-script of the policy freezes, in order.
+func (d *dlmPolicy) plan() []string {
+	if len(d.s.Mounts) == 0 {
+		return sortedPlan(d.discovered)
+	}
+	return sortedPlan(d.s.Mounts)
 }
 
 // sortedPlan is the freeze order of same-depth mount points.

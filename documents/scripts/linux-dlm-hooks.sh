@@ -20,6 +20,11 @@
 # takes crash-consistent snapshots without scripts), and
 #   SSMB_DLM_COMMAND   pre-script | post-script | dry-run (default dry-run)
 #   SSMB_EXECUTION_ID  None or a UUID (default None)
+# and, from the environment only (the document does not set it):
+#   SSMB_DLM_PRE_SECONDS  how long a pre-script waits for the hold, and a
+#                      post-script for the release, 1 to DLM_PRE_SECONDS
+#                      (default DLM_PRE_SECONDS); a shorter wait fits a
+#                      shorter ExecutionTimeout
 #
 # pre-script. The hold must outlive the command, and a MySQL lock lives only
 # as long as the client session that took it, whose input a live process
@@ -38,9 +43,11 @@
 # settles for less: a mount that cannot be frozen, a failed freeze or a lock
 # not taken fails it. Whatever fails, the holder releases what it took (the
 # snapshot mode's traps) and the pre-script exits 201 with the holder's
-# message. A holder that has neither held nor ended after DLM_PRE_SECONDS is
-# stopped (SIGTERM, its traps release; after DLM_STOP_SECONDS, SIGKILL of its
-# process group) and what its hold records is released.
+# message. A holder that has neither held nor ended after SSMB_DLM_PRE_SECONDS
+# is stopped (SIGTERM, its traps release; after DLM_STOP_SECONDS, SIGKILL of
+# every process of its session, the hooks too, which timeout(1) runs in
+# process groups of their own: no pre hook may finish after its post hook ran)
+# and what its hold records is released.
 #
 # The hold is bounded as in snapshot mode, from its start: the holder
 # releases by itself when what is left of SSMB_MAX_FREEZE_SECONDS is down to
@@ -61,6 +68,14 @@
 # DLM_PRE_SECONDS, which with DLM_STOP_SECONDS (and the post hooks a killed
 # holder left due) ends it inside the 120 s. A post-script waits
 # DLM_PRE_SECONDS at most for the release.
+#
+# A pre-script and a post-script of one hold may overlap (a post-script that
+# comes while the pre-script still waits for a lock or a slow pre hook).
+# Whichever first creates hold/decided (mkdir, atomic) settles the
+# pre-script's verdict: the pre-script, once everything is held, exits 0; a
+# post-script that comes first makes it fail (201) and release, waits for it
+# to end (SSMB_DLM_PRE_SECONDS at most), releases what is left and exits 202.
+# A pre-script never reports a hold a post-script has already released.
 #
 # post-script. Asks the holder to release at once: it thaws (parents before
 # children), runs UNLOCK TABLES in each session after checking the session
@@ -83,7 +98,8 @@
 #           pre-script's executionId), deadline (when the holder and the
 #           watchdog release, in ms since the epoch), held (the holder's
 #           state once everything is held), req (the fifo the post-script
-#           asks through). The holder removes it when the hold ends; if the
+#           asks through), decided (see above). The holder removes it when
+#           the hold ends; if the
 #           holder is gone, the post-script, or the next pre-script once the
 #           watchdog has ended too.
 #   id      the executionId of the pre-script that held; the post-script
@@ -117,6 +133,7 @@ readonly DLM_PRE_SECONDS=100 DLM_STOP_SECONDS=8 DLM_LOCK_SECONDS=5 DLM_CHECKPOIN
 
 : "${SSMB_DLM_COMMAND:=dry-run}"
 : "${SSMB_EXECUTION_ID:=None}"
+: "${SSMB_DLM_PRE_SECONDS:=$DLM_PRE_SECONDS}"
 
 dlm_dir=""
 holder_pid=""  # the holder this pre-script started
@@ -138,24 +155,50 @@ proc_alive() {
   [[ -n $start && $(proc_start "$pid") == "$start" ]] && running "$pid"
 }
 
-# dlm_await PID SECONDS [FILE]: waits until PID has ended or FILE exists;
-# fails when SECONDS pass first.
+# dlm_await PID SECONDS [FILE...]: waits until PID has ended or one of the
+# FILEs exists; fails when SECONDS pass first.
 dlm_await() {
-  local now end
+  local pid=$1 now end f
   now_ms end
   end=$((end + $2 * 1000))
-  while running "$1" && [[ -z ${3:-} || ! -e ${3:-} ]]; do
+  shift 2
+  while running "$pid"; do
+    for f in "$@"; do
+      if [[ -e $f ]]; then return 0; fi
+    done
     now_ms now
     ((now < end)) || return 1
     sleep 0.05
   done
 }
 
+# dlm_kill_session SID: SIGKILL to every process of the session SID (a
+# holder leads its own): its MySQL clients, and the hooks, which timeout(1)
+# runs in process groups of their own. Twice, for a child forked during the
+# first pass.
+dlm_kill_session() {
+  local f stat i
+  local -a s=()
+  for ((i = 0; i < 2; i++)); do
+    for f in /proc/[0-9]*/stat; do
+      read -r stat 2>/dev/null <"$f" || continue
+      read -r -a s <<<"${stat##*) }"
+      if [[ ${s[3]:-} == "$1" ]]; then kill -KILL "${f//[!0-9]/}" 2>/dev/null || true; fi
+    done
+  done
+}
+
 # dlm_stop PID: stops a holder: SIGTERM (its traps release), then after
-# DLM_STOP_SECONDS SIGKILL to its process group (its MySQL clients too).
+# DLM_STOP_SECONDS SIGKILL to every process of its session.
 dlm_stop() {
   kill -TERM "$1" 2>/dev/null || return 0
-  dlm_await "$1" "$DLM_STOP_SECONDS" || kill -KILL -- "-$1" 2>/dev/null || true
+  if ! dlm_await "$1" "$DLM_STOP_SECONDS"; then
+    warn "the holder did not end within ${DLM_STOP_SECONDS} s of SIGTERM: killing its session"
+    kill -KILL "$1" 2>/dev/null || true
+    dlm_kill_session "$1"
+    # Ended, not only signalled, before what its hold records is released.
+    dlm_await "$1" 2 || true
+  fi
 }
 
 # dlm_release_dead HOLD: releases what the hold directory HOLD records, its
@@ -278,20 +321,36 @@ dlm_pre() {
   ) </dev/null >"$holder_json" 2>>"$dlm_dir/log" &
   holder_pid=$!
   record_proc "$hold/holder" "$holder_pid" 2>/dev/null || true
-  dlm_await "$holder_pid" "$DLM_PRE_SECONDS" "$hold/held" || die "nothing held after ${DLM_PRE_SECONDS} s"
+  dlm_await "$holder_pid" "$SSMB_DLM_PRE_SECONDS" "$hold/held" "$hold/decided" ||
+    die "nothing held after ${SSMB_DLM_PRE_SECONDS} s"
+  # The id first: a post-script that finds hold/decided taken reads it.
+  if [[ -e $hold/held ]]; then printf '%s\n' "$SSMB_EXECUTION_ID" >"$dlm_dir/id"; fi
+  if ! mkdir -- "$hold/decided" 2>/dev/null; then
+    rm -f -- "$dlm_dir/id"
+    # Taken by a post-script; or no hold any more: the holder failed.
+    [[ ! -d $hold/decided ]] || die "a post-script came before everything was held; what was taken is released"
+  fi
   [[ -e $hold/held ]] || die "$(dlm_message)"
   holder_json=$hold/held
-  printf '%s\n' "$SSMB_EXECUTION_ID" >"$dlm_dir/id"
   status=ok
 }
 
 # dlm_post: the post-script (see the header).
 dlm_post() {
-  local hold=$dlm_dir/hold pre_id="" h="" why=""
+  local hold=$dlm_dir/hold pre_id="" h="" p="" why=""
   fail_status=202
   log_from=$(stat -c %s -- "$dlm_dir/log" 2>/dev/null) || log_from=0
   if [[ -f $dlm_dir/id ]]; then pre_id=$(<"$dlm_dir/id"); fi
   if [[ -n $pre_id || -d $hold ]]; then holder_json=$dlm_dir/result; fi
+  if [[ -d $hold ]] && mkdir -- "$hold/decided" 2>/dev/null && proc_alive "$hold/pre"; then
+    # The pre-script has not reported: it now fails and releases.
+    read -r p _ 2>/dev/null <"$hold/pre" || p=""
+    if [[ -z $pre_id ]]; then pre_id=$(cat -- "$hold/id" 2>/dev/null) || pre_id=""; fi
+    why="the post-script came while the pre-script was still taking the hold"
+    log "$why; waiting for it to fail and release"
+    dlm_await "$p" "$SSMB_DLM_PRE_SECONDS" || log "the pre-script has not ended after ${SSMB_DLM_PRE_SECONDS} s"
+  fi
+  if [[ -z $pre_id && -d $hold ]]; then pre_id=$(cat -- "$hold/id" 2>/dev/null) || pre_id=""; fi
   if [[ -d $hold ]]; then
     read -r h _ 2>/dev/null <"$hold/holder" || h=""
     if ! proc_alive "$hold/holder"; then
@@ -304,8 +363,8 @@ dlm_post() {
         why="the post-script came while the pre-script was still taking the hold"
         kill -TERM "$h" 2>/dev/null || true
       fi
-      if ! dlm_await "$h" "$DLM_PRE_SECONDS"; then
-        why="the holder did not release within ${DLM_PRE_SECONDS} s"
+      if ! dlm_await "$h" "$SSMB_DLM_PRE_SECONDS"; then
+        why="the holder did not release within ${SSMB_DLM_PRE_SECONDS} s"
         dlm_stop "$h"
       fi
       # A holder that released has removed the hold; one that ended without
@@ -367,6 +426,8 @@ dlm_main() {
   [[ $SSMB_DLM_COMMAND =~ ^(pre-script|post-script|dry-run)$ ]] ||
     die "SSMB_DLM_COMMAND must be pre-script, post-script or dry-run"
   [[ $SSMB_EXECUTION_ID =~ $uuid ]] || die "SSMB_EXECUTION_ID must be None or a UUID"
+  [[ $SSMB_DLM_PRE_SECONDS =~ ^[1-9][0-9]{0,2}$ && $SSMB_DLM_PRE_SECONDS -le $DLM_PRE_SECONDS ]] ||
+    die "SSMB_DLM_PRE_SECONDS must be a whole number of seconds from 1 to $DLM_PRE_SECONDS"
   [[ $SSMB_CONSISTENCY != crash ]] ||
     die "consistency crash needs no pre or post script: DLM takes crash-consistent snapshots by itself"
   ((EUID == 0)) || die "the DLM pre and post scripts need root"
