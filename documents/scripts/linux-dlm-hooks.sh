@@ -256,7 +256,7 @@ dlm_hold() {
   log "held; released by the post-script, or in ${t}s at the latest"
   mv -- "$state_dir/held.json" "$state_dir/held"
   while left_ms left && ((left > 0)); do
-    if read -r -t 0.2 -u "$fd" line; then break; fi
+    if poll_line "$fd" line; then break; fi
   done
   if [[ -z $line ]]; then
     now_ms left

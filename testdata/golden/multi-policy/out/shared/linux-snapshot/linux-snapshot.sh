@@ -379,6 +379,17 @@ run_hook() {
   return "$rc"
 }
 
+# poll_line FD VAR: read -r -t 0.2 from FD into VAR, returning its status. A
+# signal trapped meanwhile is acted on once read has returned (on_signal).
+poll_line() {
+  local rc=0
+  polling=true
+  IFS= read -r -t 0.2 -u "$1" "$2" || rc=$?
+  polling=false
+  [[ -z $caught ]] || on_caught
+  return "$rc"
+}
+
 # mysql_until I MARKER TIMEOUT_MS: reads session I's output up to the line
 # starting with MARKER (kept in mysql_marker; lines before it in mysql_lines).
 # Fails when the client ends (its error is on stderr) or the time is up.
@@ -390,7 +401,7 @@ mysql_until() {
   while :; do
     rc=0
     line=""
-    IFS= read -r -t 0.2 -u "${sess_out[i]}" line || rc=$?
+    poll_line "${sess_out[i]}" line || rc=$?
     if ((rc == 0)); then
       line=$part$line
       part=""
@@ -784,14 +795,25 @@ on_err() { # LINE COMMAND
   [[ -n $message ]] || message="unexpected failure at line $1: $2"
   thaw_all
 }
+# A trap that interrupts read -t runs inside the builtin, whose timer may
+# still fire and longjmp into a frame gone: bash aborts part-way through a
+# release done there. So in poll_line the trap only records the signal.
+caught=""
+polling=false
 # shellcheck disable=SC2317 # trap handler
 on_signal() { # NAME EXIT_CODE
   trap '' INT TERM HUP
-  message="interrupted by SIG$1"
+  caught="$1 $2"
+  [[ $polling == true ]] || on_caught
+}
+on_caught() {
+  local c=$caught
+  caught=""
+  message="interrupted by SIG${c% *}"
   log "ERROR: $message"
   if [[ -n $client_pid ]]; then kill -TERM "$client_pid" 2>/dev/null || true; fi
   thaw_all
-  exit "$2"
+  exit "${c#* }"
 }
 # shellcheck disable=SC2317 # trap handler
 on_exit() {
