@@ -36,7 +36,7 @@ func apiSnapshotStep(p *PolicyPlan, name, desc, state string) documents.Automati
 		return documents.SnapshotRootVolumeStep(name, desc+" Root volume only.", stoppedSnapshotTimeout, documents.SnapshotRootInputs{
 			InstanceId:  "{{ InstanceId }}",
 			Description: description,
-			Tags:        stoppedSnapshotTags(p),
+			Tags:        apiSnapshotTags(p),
 		})
 	}
 	return documents.AutomationStep{
@@ -52,7 +52,7 @@ func apiSnapshotStep(p *PolicyPlan, name, desc, state string) documents.Automati
 				InstanceId:        "{{ InstanceId }}",
 				ExcludeBootVolume: p.Volumes == policies.DataVolumes,
 			},
-			TagSpecifications: []snapshotTagSpecifier{{ResourceType: "snapshot", Tags: stoppedSnapshotTags(p)}},
+			TagSpecifications: []snapshotTagSpecifier{{ResourceType: "snapshot", Tags: apiSnapshotTags(p)}},
 		},
 		Outputs: []documents.StepOutput{
 			{Name: "SnapshotIds", Selector: "$.Snapshots..SnapshotId", Type: "StringList"},
@@ -99,18 +99,10 @@ func buildCrashAPIRunbook(p *PolicyPlan) documents.AutomationDocument {
 // CreateSnapshots of target instances only, tagged with this policy at
 // creation, and DescribeInstances.
 func applyAPISnapshotRoles(p *PolicyPlan, roles *RoleSet) {
-	runCommand := map[string]bool{"RunSnapshotDocument": true, "OnTargetInstancesOnly": true, "FollowCommandAndInstance": true}
-	var rest []Statement
-	for _, st := range roles.AutomationPolicy.Statement {
-		if !runCommand[st.Sid] {
-			rest = append(rest, st)
-		}
-	}
-	own := append(createSnapshotStatements(p), Statement{
+	replaceRunCommandGrants(roles, append(createSnapshotStatements(p), Statement{
 		Sid:      "ReadInstanceState",
 		Effect:   "Allow",
 		Action:   Strings{"ec2:DescribeInstances"},
 		Resource: Strings{"*"},
-	})
-	roles.AutomationPolicy.Statement = append(own, rest...)
+	}))
 }

@@ -16,23 +16,17 @@ import (
 // Linux document: an ssm-engine Linux policy that is not stopped.
 func (p *Plan) usesLinuxScript() bool {
 	for _, pp := range p.Policies {
-		if pp.runsLinuxScript() {
+		if usesLinuxSnapshotScript(pp) {
 			return true
 		}
 	}
 	return false
 }
 
-// runsLinuxScript reports whether the policy's runbook runs the shared
-// Linux document.
-func (p *PolicyPlan) runsLinuxScript() bool {
-	return p.Engine.Engine == policies.EngineSSM && usesLinuxSnapshotScript(p)
-}
-
 // runbookDependsOn makes the runbook of a policy that runs the shared Linux
 // document wait for it.
 func runbookDependsOn(p *PolicyPlan) []string {
-	if p.runsLinuxScript() {
+	if usesLinuxSnapshotScript(p) {
 		return []string{LinuxSnapshotLogicalID}
 	}
 	return nil

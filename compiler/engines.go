@@ -151,6 +151,9 @@ type backupVaultProperties struct {
 	EncryptionKeyArn  string            `json:"EncryptionKeyArn,omitempty"`
 	LockConfiguration *backupVaultLock  `json:"LockConfiguration,omitempty"`
 	BackupVaultTags   map[string]string `json:"BackupVaultTags"`
+	// AccessPolicy lets another account copy into the vault (a copy
+	// destination's vault only).
+	AccessPolicy any `json:"AccessPolicy,omitempty"`
 }
 
 type backupVaultLock struct {
@@ -252,11 +255,17 @@ func backupVaultARN(p *PolicyPlan, c CopyPlan) string {
 	return "arn:${AWS::Partition}:backup:" + region + ":" + account + ":backup-vault:" + p.BackupVaultName()
 }
 
-func backupPlanProperties(p *PolicyPlan) backupPlanResource {
-	complete := backupDefaultComplete
+// backupCompletionWindow is how long a started job may run: the policy's
+// backup.completionWindow, else AWS Backup's default.
+func backupCompletionWindow(p *PolicyPlan) time.Duration {
 	if b := p.Engine.Backup; b != nil && b.CompletionWindow != nil {
-		complete = b.CompletionWindow.Value
+		return b.CompletionWindow.Value
 	}
+	return backupDefaultComplete
+}
+
+func backupPlanProperties(p *PolicyPlan) backupPlanResource {
+	complete := backupCompletionWindow(p)
 	rule := backupRule{
 		RuleName:                   "ssm-backup-" + p.Names.Policy,
 		TargetBackupVault:          ref{Ref: p.Names.Logical + "BackupVault"},
@@ -851,20 +860,17 @@ func BackupVaultTemplatePath(c CopyPlan) string {
 // policy's vault name (the copy action's ARN names it), the copy's KMS key,
 // retained like the policy's own vault; in another account, an access
 // policy that lets the source account copy into it, and nothing else.
-func backupVaultTemplate(p *PolicyPlan, c CopyPlan) map[string]any {
-	vault := map[string]any{"BackupVaultName": p.BackupVaultName(), "BackupVaultTags": tagMap(p)}
-	if c.KMSKeyID != "" {
-		vault["EncryptionKeyArn"] = c.KMSKeyID
-	}
+func backupVaultTemplate(p *PolicyPlan, c CopyPlan) destinationTemplate {
+	vault := backupVaultProperties{BackupVaultName: p.BackupVaultName(), EncryptionKeyArn: c.KMSKeyID, BackupVaultTags: tagMap(p)}
 	where := "this account"
-	tmpl := map[string]any{"AWSTemplateFormatVersion": "2010-09-09"}
+	tmpl := destinationTemplate{AWSTemplateFormatVersion: "2010-09-09"}
 	if c.Account != "" {
 		where = "account " + c.Account
-		tmpl["Parameters"] = map[string]any{"SourceAccountId": map[string]any{
-			"Type": "String", "AllowedPattern": "^[0-9]{12}$",
-			"Description": "The account ssm-backup policy " + p.Names.Policy + " runs in, whose AWS Backup copies into this vault",
+		tmpl.Parameters = map[string]cfnParameter{"SourceAccountId": {
+			Type: "String", AllowedPattern: "^[0-9]{12}$",
+			Description: "The account ssm-backup policy " + p.Names.Policy + " runs in, whose AWS Backup copies into this vault",
 		}}
-		vault["AccessPolicy"] = withSubAll(PolicyDocument{Version: iamVersion, Statement: []Statement{{
+		vault.AccessPolicy = withSubAll(PolicyDocument{Version: iamVersion, Statement: []Statement{{
 			Sid:       "CopiesFromTheSourceAccountOnly",
 			Effect:    "Allow",
 			Principal: &Principal{AWS: Strings{"arn:${AWS::Partition}:iam::${SourceAccountId}:root"}},
@@ -876,10 +882,10 @@ func backupVaultTemplate(p *PolicyPlan, c CopyPlan) map[string]any {
 	if c.Region != "" {
 		region = c.Region
 	}
-	tmpl["Description"] = "ssm-backup policy " + p.Names.Policy + ": the AWS Backup vault its copies go to. Deploy in " + region + " of " + where + " before the policy's first run."
-	tmpl["Resources"] = map[string]any{"CopyVault": Resource{
+	tmpl.Description = "ssm-backup policy " + p.Names.Policy + ": the AWS Backup vault its copies go to. Deploy in " + region + " of " + where + " before the policy's first run."
+	tmpl.Resources = map[string]Resource{"CopyVault": {
 		Type: "AWS::Backup::BackupVault", DeletionPolicy: "Retain", UpdateReplacePolicy: "Retain", Properties: vault,
 	}}
-	tmpl["Outputs"] = map[string]any{"VaultArn": Output{Description: "The vault the copies of policy " + p.Names.Policy + " go to", Value: getAtt{GetAtt: [2]string{"CopyVault", "BackupVaultArn"}}}}
+	tmpl.Outputs = map[string]Output{"VaultArn": {Description: "The vault the copies of policy " + p.Names.Policy + " go to", Value: getAtt{GetAtt: [2]string{"CopyVault", "BackupVaultArn"}}}}
 	return tmpl
 }

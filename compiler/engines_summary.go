@@ -100,10 +100,7 @@ func engineConsistencyText(p *PolicyPlan) string {
 func engineScheduleText(p *PolicyPlan) string {
 	e := p.Engine
 	if e.Engine == policies.EngineBackup {
-		complete := backupDefaultComplete
-		if e.Backup != nil && e.Backup.CompletionWindow != nil {
-			complete = e.Backup.CompletionWindow.Value
-		}
+		complete := backupCompletionWindow(p)
 		return fmt.Sprintf("AWS Backup runs `%s` in that zone; a job must start within %d min and complete within %d min", e.Cron, p.Schedule.DurationHours*60, int(complete/time.Minute))
 	}
 	if e.RateHours > 0 {

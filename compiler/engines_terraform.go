@@ -303,6 +303,9 @@ func (c *tfLifecycleConverter) engineResource(id string, r Resource, deps []stri
 		}
 		f.resource(tfTypeInstanceProfile, name, tfInstanceProfile{Name: tfLiteral(props.InstanceProfileName), Path: tfLiteral(props.Path), Role: role})
 	case backupVaultProperties:
+		if props.AccessPolicy != nil {
+			return fmt.Errorf("a vault's AccessPolicy is not converted") // only destination templates have one
+		}
 		var keep *tfKeep
 		if r.DeletionPolicy == "Retain" && r.UpdateReplacePolicy == "Retain" {
 			keep = &tfKeep{PreventDestroy: true}
@@ -389,11 +392,7 @@ func (c *tfLifecycleConverter) engineResource(id string, r Resource, deps []stri
 			Parameters: []tfDLMParameters{{ExcludeBootVolume: d.Parameters.ExcludeBootVolume}},
 		}
 		for _, s := range d.Schedules {
-			ts, err := c.dlmSchedule(s)
-			if err != nil {
-				return err
-			}
-			details.Schedule = append(details.Schedule, ts)
+			details.Schedule = append(details.Schedule, tfDLMScheduleOf(s))
 		}
 		f.resource(tfTypeDLMPolicy, name, tfDLMPolicy{
 			Description: tfLiteral(props.Description), ExecutionRoleARN: role, State: props.State,
@@ -405,7 +404,7 @@ func (c *tfLifecycleConverter) engineResource(id string, r Resource, deps []stri
 	return nil
 }
 
-func (c *tfLifecycleConverter) dlmSchedule(s dlmSchedule) (tfDLMSchedule, error) {
+func tfDLMScheduleOf(s dlmSchedule) tfDLMSchedule {
 	out := tfDLMSchedule{
 		Name: tfLiteral(s.Name), CopyTags: s.CopyTags,
 		TagsToAdd: tfTagsOf(s.TagsToAdd), VariableTags: tfTagsOf(s.VariableTags),
@@ -426,7 +425,7 @@ func (c *tfLifecycleConverter) dlmSchedule(s dlmSchedule) (tfDLMSchedule, error)
 	if fr := s.FastRestoreRule; fr != nil {
 		out.FastRestoreRule = []tfDLMFastRestore{{AvailabilityZones: fr.AvailabilityZones, Count: fr.Count}}
 	}
-	return out, nil
+	return out
 }
 
 func tfDLMRetainOf(r dlmRetainRule) tfDLMRetain {

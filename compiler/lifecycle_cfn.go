@@ -59,14 +59,15 @@ func DestinationTemplatePath(account string) string {
 	return "copy-destination-" + account + ".json"
 }
 
-// destinationTemplate is the CloudFormation template account deploys to
-// copy the snapshots the policy shares with it. ssm-backup shares; the copy
-// itself is that account's to run, with the permissions this template
-// grants.
+// destinationTemplate is a template a destination deploys: for a share,
+// the one an account deploys to copy the snapshots the policy shares with
+// it (ssm-backup shares; the copy itself is that account's to run, with the
+// permissions this template grants); for an AWS Backup copy, the vault it
+// goes to (engines.go).
 type destinationTemplate struct {
 	AWSTemplateFormatVersion string                  `json:"AWSTemplateFormatVersion"`
 	Description              string                  `json:"Description"`
-	Parameters               map[string]cfnParameter `json:"Parameters"`
+	Parameters               map[string]cfnParameter `json:"Parameters,omitempty"`
 	Resources                map[string]Resource     `json:"Resources"`
 	Outputs                  map[string]Output       `json:"Outputs"`
 }

@@ -68,11 +68,11 @@ type snapshotTagSpecifier struct {
 	Tags         []documents.Tag `json:"Tags"`
 }
 
-// stoppedSnapshotTags are the tags every snapshot a runbook takes through
+// apiSnapshotTags are the tags every snapshot a runbook takes through
 // the EC2 API (a stopped policy, a crash-consistent Windows policy) carries
 // from its creation: the ones the on-instance script sets, so that pruning,
 // copies, protection and drills treat every kind alike.
-func stoppedSnapshotTags(p *PolicyPlan) []documents.Tag {
+func apiSnapshotTags(p *PolicyPlan) []documents.Tag {
 	tags := []documents.Tag{
 		{Key: TagPolicy, Value: p.Names.Policy},
 		{Key: TagInstanceID, Value: "{{ InstanceId }}"},
@@ -235,6 +235,13 @@ func stoppedAutomationStatements(p *PolicyPlan) []Statement {
 // the Run Command statements go, the EC2 statements come in their place,
 // and the lifecycle statements (pruning, copies, archive) stay.
 func applyStoppedRoles(p *PolicyPlan, roles *RoleSet) {
+	replaceRunCommandGrants(roles, stoppedAutomationStatements(p))
+}
+
+// replaceRunCommandGrants puts own in place of the automation role's Run
+// Command statements (buildRoles), for a runbook that calls EC2 itself;
+// the lifecycle statements stay.
+func replaceRunCommandGrants(roles *RoleSet, own []Statement) {
 	runCommand := map[string]bool{"RunSnapshotDocument": true, "OnTargetInstancesOnly": true, "FollowCommandAndInstance": true}
 	var rest []Statement
 	for _, st := range roles.AutomationPolicy.Statement {
@@ -242,5 +249,5 @@ func applyStoppedRoles(p *PolicyPlan, roles *RoleSet) {
 			rest = append(rest, st)
 		}
 	}
-	roles.AutomationPolicy.Statement = append(stoppedAutomationStatements(p), rest...)
+	roles.AutomationPolicy.Statement = append(own, rest...)
 }

@@ -9,9 +9,10 @@ import (
 
 // usesLinuxSnapshotScript tells whether the policy's runbook runs the
 // shared Linux snapshot command document. Stopped policies snapshot through
-// the EC2 API, Windows policies through VSS.
+// the EC2 API, Windows policies through VSS or the EC2 API, and the backup
+// and dlm engines have no runbook.
 func usesLinuxSnapshotScript(p *PolicyPlan) bool {
-	return p.Consistency != policies.Stopped && p.Platform != policies.Windows
+	return p.Engine.Engine == policies.EngineSSM && p.Consistency != policies.Stopped && p.Platform != policies.Windows
 }
 
 // applyStrategy replaces the runbook and the automation permissions of the
