@@ -80,12 +80,17 @@ func (s compiledSet) SSMPolicies() []string {
 }
 
 // EngineOf tells a policy's engine by the files it was compiled to.
-func (s compiledSet) EngineOf(policy string) string {
+func (s compiledSet) EngineOf(policy string) string { return engineOfFiles(s.Files, policy) }
+
+// engineOfFiles tells a policy's engine by the main file of its directory:
+// backup-plan.json (AWS Backup), dlm-lifecycle-policies.json (Data
+// Lifecycle Manager), else ssm.
+func engineOfFiles(files compiler.Files, policy string) string {
 	dir := compiler.PolicyDir(policy)
 	switch {
-	case s.Files[dir+"backup-plan.json"] != nil:
+	case files[dir+"backup-plan.json"] != nil:
 		return "backup"
-	case s.Files[dir+"dlm-lifecycle-policies.json"] != nil:
+	case files[dir+"dlm-lifecycle-policies.json"] != nil:
 		return "dlm"
 	}
 	return "ssm"

@@ -951,20 +951,9 @@ func tfResolveSamples(expr string) (string, error) {
 	return "", fmt.Errorf("cannot resolve ${%s}", expr)
 }
 
-// tfEngineFiles are the review files of the main resource of a backup or
-// dlm policy; a policy whose directory holds neither runs on ssm.
-var tfEngineFiles = []string{"backup-plan.json", "dlm-lifecycle-policies.json"}
-
 // tfRunsOnSSM reports whether the policy runs on the ssm engine, as its
-// tree shows.
-func tfRunsOnSSM(set tfSet, policy string) bool {
-	for _, f := range tfEngineFiles {
-		if _, ok := set.files[compiler.PolicyDir(policy)+f]; ok {
-			return false
-		}
-	}
-	return true
-}
+// files tell (engineOfFiles).
+func tfRunsOnSSM(set tfSet, policy string) bool { return engineOfFiles(set.files, policy) == "ssm" }
 
 // tfRunsLinuxScript reports whether the policy's runbook runs the set's
 // shared Linux document (an aws:runCommand step naming it).

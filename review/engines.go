@@ -97,11 +97,14 @@ func (r *policyReader) readBackup(st *policyState, dir map[string][]byte) {
 // tagConsistency is the tag the engines put the policy's consistency in.
 const tagConsistency = "ssm-backup:consistency"
 
+// arnPlaceholders renames the pseudo parameters of an ARN, which hold "::"
+// themselves, so that the ARN splits into its fields at ":".
+var arnPlaceholders = strings.NewReplacer("${AWS::Partition}", "${partition}", "${AWS::Region}", "${region}", "${AWS::AccountId}", "${account}")
+
 // vaultARNPart is field i of a vault ARN; "" for a placeholder (this
 // region, this account).
 func vaultARNPart(arn string, i int) string {
-	// The placeholders hold "::" themselves.
-	arn = strings.NewReplacer("${AWS::Partition}", "${partition}", "${AWS::Region}", "${region}", "${AWS::AccountId}", "${account}").Replace(arn)
+	arn = arnPlaceholders.Replace(arn)
 	parts := strings.Split(arn, ":")
 	if i >= len(parts) || strings.HasPrefix(parts[i], "${") {
 		return ""

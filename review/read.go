@@ -211,18 +211,15 @@ func (t *tree) read(name string) (*policyState, []string) {
 	switch st.engine { // engines.go
 	case EngineBackup:
 		r.readBackup(st, dir)
-		st.roles = r.readRoles(name, dir)
-		return st, r.notes
 	case EngineDLM:
 		r.readDLM(st, dir)
-		st.roles = r.readRoles(name, dir)
-		return st, r.notes
+	default:
+		taskDocument := r.readWindow(st, dir)
+		steps := r.readRunbook(name, dir, taskDocument)
+		st.retention = retentionFromSteps(steps)
+		st.copies, st.archive = copiesFromSteps(steps)
+		st.snapshot = r.readSnapshot(name, dir, steps)
 	}
-	taskDocument := r.readWindow(st, dir)
-	steps := r.readRunbook(name, dir, taskDocument)
-	st.retention = retentionFromSteps(steps)
-	st.copies, st.archive = copiesFromSteps(steps)
-	st.snapshot = r.readSnapshot(name, dir, steps)
 	st.roles = r.readRoles(name, dir)
 	return st, r.notes
 }
