@@ -192,10 +192,12 @@ var systemVariableSamples = map[string]string{
 
 // stepOutputSamples are sample values of step outputs a later step passes
 // on, by output name, of the form they take at run time: the restore drill
-// passes the volume it created and the device name it chose.
+// passes the volume it created and the device name it chose, a root-only
+// DISKSHADOW run the data volumes it excludes.
 var stepOutputSamples = map[string]string{
-	"VolumeId":   "vol-0123456789abcdef0",
-	"DeviceName": "/dev/sdf",
+	"VolumeId":      "vol-0123456789abcdef0",
+	"DeviceName":    "/dev/sdf",
+	"DataVolumeIds": "vol-0123456789abcdef0,vol-0fedcba9876543210",
 }
 
 // runbookSamples are sample values for the runbook's own parameters (their
@@ -536,39 +538,60 @@ func isAPISnapshotRunbook(runbook any) bool {
 		switch {
 		case s["action"] == "aws:changeInstanceState", s["action"] == "aws:runCommand":
 			return false
-		case s["action"] == "aws:executeAwsApi" && in["Api"] == "CreateSnapshots":
+		case s["action"] == "aws:executeAwsApi" && in["Api"] == "CreateSnapshots", isRootSnapshotScript(s):
 			api = true
 		}
 	}
 	return api
 }
 
-// apiSnapshotRunbookProblems: exactly one CreateSnapshots, of the data
-// volumes only (a running Windows root volume is never snapshotted without
-// VSS), tagged at creation with the policy's tag and the consistency
-// "crash", and no command on the instance.
+// isRootSnapshotScript tells the aws:executeScript step that makes the
+// root-only CreateSnapshots (snapshot_root_volume.py's handler).
+func isRootSnapshotScript(s map[string]any) bool {
+	in, _ := s["inputs"].(map[string]any)
+	script, _ := in["Script"].(string)
+	return s["action"] == "aws:executeScript" && in["Handler"] == "handler" && strings.Contains(script, "snapshot_root_volume.py")
+}
+
+// apiSnapshotRunbookProblems: exactly one CreateSnapshots — of the data
+// volumes only on Windows (a running Windows root volume is never
+// snapshotted without VSS), or the root-only step of a Linux runbook —
+// tagged at creation with the policy's tag and the consistency "crash",
+// and no command on the instance.
 func apiSnapshotRunbookProblems(runbook any) []string {
 	var out []string
 	calls := 0
+	top, _ := runbook.(map[string]any)
+	description, _ := top["description"].(string)
 	for _, s := range confSteps(runbook) {
 		in, _ := s["inputs"].(map[string]any)
-		if s["action"] != "aws:executeAwsApi" || in["Api"] != "CreateSnapshots" {
+		name, _ := s["name"].(string)
+		var tagList []any
+		switch {
+		case isRootSnapshotScript(s):
+			if !strings.Contains(description, " Linux instance") {
+				out = append(out, name+": a root-only crash-consistent snapshot outside a Linux runbook")
+			}
+			payload, _ := in["InputPayload"].(map[string]any)
+			tagList = confList(payload["Tags"])
+		case s["action"] == "aws:executeAwsApi" && in["Api"] == "CreateSnapshots":
+			spec, _ := in["InstanceSpecification"].(map[string]any)
+			if spec["ExcludeBootVolume"] != true {
+				out = append(out, name+": the boot volume is not excluded")
+			}
+			specs, _ := in["TagSpecifications"].([]any)
+			for _, ts := range specs {
+				tagList = append(tagList, confList(ts.(map[string]any)["Tags"])...)
+			}
+		default:
 			continue
 		}
 		calls++
-		name, _ := s["name"].(string)
-		spec, _ := in["InstanceSpecification"].(map[string]any)
-		if spec["ExcludeBootVolume"] != true {
-			out = append(out, name+": the boot volume is not excluded")
-		}
 		tags := map[string]any{}
-		specs, _ := in["TagSpecifications"].([]any)
-		for _, ts := range specs {
-			for _, t := range confList(ts.(map[string]any)["Tags"]) {
-				tm, _ := t.(map[string]any)
-				k, _ := tm["Key"].(string)
-				tags[k] = tm["Value"]
-			}
+		for _, t := range tagList {
+			tm, _ := t.(map[string]any)
+			k, _ := tm["Key"].(string)
+			tags[k] = tm["Value"]
 		}
 		if tags[compiler.TagPolicy] == nil || tags[compiler.TagConsistency] != "crash" {
 			out = append(out, name+": snapshots not tagged at creation with the policy and consistency crash")
@@ -608,6 +631,42 @@ func TestAPISnapshotRunbookNegativeControl(t *testing.T) {
 	} {
 		rb := confDecode(t, set, path)
 		c.mutate(snapshotStep(rb))
+		if got := apiSnapshotRunbookProblems(rb); !strings.Contains(strings.Join(got, "\n"), c.want) {
+			t.Errorf("%s: want %q, got %v", name, c.want, got)
+		}
+	}
+}
+
+// TestAPIRootSnapshotNegativeControl proves the root-only branch of the
+// check can fail: the Linux root-volume runbook passes; its step in a
+// runbook that is not Linux's, or without the policy's tags, does not.
+func TestAPIRootSnapshotNegativeControl(t *testing.T) {
+	set := goldenSet(t, "crash-root-linux")
+	path := compiler.PolicyDir("web-root") + "automation-runbook.json"
+	rb := confDecode(t, set, path)
+	if !isAPISnapshotRunbook(rb) {
+		t.Fatal("the Linux root-volume runbook is not recognised")
+	}
+	if p := apiSnapshotRunbookProblems(rb); len(p) > 0 {
+		t.Fatalf("the unmutated runbook already fails: %v", p)
+	}
+	for name, c := range map[string]struct {
+		mutate func(top map[string]any, in map[string]any)
+		want   string
+	}{
+		"windows": {func(top, _ map[string]any) {
+			top["description"] = strings.ReplaceAll(top["description"].(string), "Linux", "Windows")
+		}, "outside a Linux runbook"},
+		"untagged": {func(_, in map[string]any) {
+			in["InputPayload"].(map[string]any)["Tags"] = []any{}
+		}, "not tagged at creation"},
+	} {
+		rb := confDecode(t, set, path)
+		for _, s := range confSteps(rb) {
+			if isRootSnapshotScript(s) {
+				c.mutate(rb.(map[string]any), s["inputs"].(map[string]any))
+			}
+		}
 		if got := apiSnapshotRunbookProblems(rb); !strings.Contains(strings.Join(got, "\n"), c.want) {
 			t.Errorf("%s: want %q, got %v", name, c.want, got)
 		}

@@ -9,18 +9,22 @@ import (
 // running Windows root volume without VSS) needs nothing on the instance:
 // its runbook makes the one multi-volume CreateSnapshots call itself, with
 // the boot volume excluded, through the EC2 API. The Linux script cannot
-// run on Windows, and VSS is what "application" is for.
+// run on Windows, and VSS is what "application" is for. A crash-consistent
+// Linux policy of the root volume alone is taken the same way: the script
+// would freeze nothing, and EC2's root-only call needs the data volumes'
+// ids, which the runbook lists.
 
 // Step names of the crash-consistent API runbook.
 const (
 	crashAPIAssertStep   = "assertInstanceRunning"
 	crashAPISnapshotStep = "snapshotDataVolumes"
+	crashAPIRootStep     = "snapshotRootVolume"
 )
 
 // usesAPISnapshot tells a policy whose runbook snapshots through the EC2
 // API while the instance runs.
 func usesAPISnapshot(p *PolicyPlan) bool {
-	return p.Platform == policies.Windows && p.Consistency == policies.Crash
+	return p.Consistency == policies.Crash && (p.Platform == policies.Windows || p.Volumes == policies.RootVolume)
 }
 
 // apiSnapshotStep is one CreateSnapshots of the instance through
@@ -60,16 +64,23 @@ func apiSnapshotStep(p *PolicyPlan, name, desc, state string) documents.Automati
 	}
 }
 
-// buildCrashAPIRunbook is the runbook of a crash-consistent Windows policy:
-// the instance is running → one CreateSnapshots of its data volumes →
-// lifecycle (copies, pruning, archive).
+// buildCrashAPIRunbook is the runbook of a crash-consistent policy taken
+// through the EC2 API: the instance is running → one CreateSnapshots of its
+// data volumes (Windows) or its root volume (Linux) → lifecycle (copies,
+// pruning, archive).
 func buildCrashAPIRunbook(p *PolicyPlan) documents.AutomationDocument {
 	n := p.Names
-	snapshot := apiSnapshotStep(p, crashAPISnapshotStep, "CreateSnapshots of the instance's data volumes, one point in time, boot volume excluded: crash-consistent, nothing on the instance is flushed or frozen.", "crash-consistent")
+	step, what := crashAPISnapshotStep, "data volumes"
+	desc := "CreateSnapshots of the instance's data volumes, one point in time, boot volume excluded: crash-consistent, nothing on the instance is flushed or frozen."
+	if p.Volumes == policies.RootVolume {
+		step, what = crashAPIRootStep, "root volume"
+		desc = "CreateSnapshots of the instance's root volume while it runs: crash-consistent, nothing on the instance is flushed or frozen."
+	}
+	snapshot := apiSnapshotStep(p, step, desc, "crash-consistent")
 	snapshot.OnFailure = "Abort"
 	doc := documents.AutomationDocument{
 		SchemaVersion: "0.3",
-		Description:   p.Description + " — crash-consistent snapshots of one Windows instance's data volumes, taken through the EC2 API (ssm-backup policy " + n.Policy + ").",
+		Description:   p.Description + " — crash-consistent snapshots of one " + platformName(p.Platform) + " instance's " + what + ", taken through the EC2 API (ssm-backup policy " + n.Policy + ").",
 		AssumeRole:    "{{ AutomationAssumeRole }}",
 		Parameters:    backupRunbookParameters(n.AutomationRole),
 		MainSteps: []documents.AutomationStep{
@@ -88,14 +99,15 @@ func buildCrashAPIRunbook(p *PolicyPlan) documents.AutomationDocument {
 			},
 			snapshot,
 		},
-		Outputs: []string{crashAPISnapshotStep + ".SnapshotIds"},
+		Outputs: []string{step + ".SnapshotIds"},
 	}
 	addLifecycleSteps(&doc, p) // ends the runbook
 	return doc
 }
 
 // applyAPISnapshotRoles gives the automation role of a crash-consistent
-// Windows policy what its runbook calls instead of Run Command:
+// policy taken through the EC2 API what its runbook calls instead of Run
+// Command:
 // CreateSnapshots of target instances only, tagged with this policy at
 // creation, and DescribeInstances.
 func applyAPISnapshotRoles(p *PolicyPlan, roles *RoleSet) {
@@ -105,4 +117,12 @@ func applyAPISnapshotRoles(p *PolicyPlan, roles *RoleSet) {
 		Action:   Strings{"ec2:DescribeInstances"},
 		Resource: Strings{"*"},
 	}))
+}
+
+// platformName is the platform as a reader writes it.
+func platformName(p policies.Platform) string {
+	if p == policies.Windows {
+		return "Windows"
+	}
+	return "Linux"
 }

@@ -9,10 +9,11 @@ import (
 
 // usesLinuxSnapshotScript tells whether the policy's runbook runs the
 // shared Linux snapshot command document. Stopped policies snapshot through
-// the EC2 API, Windows policies through VSS or the EC2 API, and the backup
-// and dlm engines have no runbook.
+// the EC2 API, Windows policies through VSS or the EC2 API, a crash-
+// consistent Linux root volume through the EC2 API, and the backup and dlm
+// engines have no runbook.
 func usesLinuxSnapshotScript(p *PolicyPlan) bool {
-	return p.Engine.Engine == policies.EngineSSM && p.Consistency != policies.Stopped && p.Platform != policies.Windows
+	return p.Engine.Engine == policies.EngineSSM && p.Consistency != policies.Stopped && p.Platform != policies.Windows && !usesAPISnapshot(p)
 }
 
 // applyStrategy replaces the runbook and the automation permissions of the

@@ -198,6 +198,9 @@ func volumesText(v policies.VolumeSelection) string {
 func consistencyText(p *PolicyPlan) string {
 	switch p.Consistency {
 	case policies.Crash:
+		if usesAPISnapshot(p) && p.Volumes == policies.RootVolume {
+			return "crash-consistent: the runbook lists the instance's data volumes and makes one CreateSnapshots call through the EC2 API that excludes them, while the instance runs — nothing flushed or frozen, nothing run on the instance (no SSM agent needed); a restore is like recovering from a power cut"
+		}
 		if usesAPISnapshot(p) {
 			return "crash-consistent: the runbook makes one CreateSnapshots call of the data volumes (boot volume excluded) through the EC2 API while the instance runs — all of them at the same point in time, nothing flushed or frozen, nothing run on the instance (no SSM agent needed)"
 		}

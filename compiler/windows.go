@@ -122,11 +122,6 @@ func buildWindowsVSSRunbook(p *PolicyPlan) documents.AutomationDocument {
 	n := p.Names
 	w := p.Windows
 	instance := []string{"{{ InstanceId }}"}
-	runFilters := []ec2APIFilter{
-		{Name: "tag:" + TagRunID, Values: []string{"{{ automation:EXECUTION_ID }}"}},
-		{Name: "tag:" + TagInstanceID, Values: instance},
-		{Name: "tag:" + TagPolicy, Values: []string{n.Policy}},
-	}
 	doc := documents.AutomationDocument{
 		SchemaVersion: "0.3",
 		Description:   p.Description + " — VSS snapshots of one Windows instance (ssm-backup policy " + n.Policy + ").",
@@ -220,21 +215,39 @@ func buildWindowsVSSRunbook(p *PolicyPlan) documents.AutomationDocument {
 				{Name: "Output", Selector: "$.Output", Type: "String"},
 			},
 		},
-		documents.AutomationStep{
+	)
+	doc.MainSteps = append(doc.MainSteps, verifyAndListSteps(p,
+		"This run's snapshots exist and AWS's VSS requester tagged them AppConsistent=true; otherwise the backup is not application-consistent and the run fails.",
+		ec2APIFilter{Name: "tag:AppConsistent", Values: []string{"true"}})...)
+	doc.Outputs = []string{winPreflightStep + ".AgentVersion", winPreflightStep + ".VssComponents", winSnapshotStep + ".CommandId", winSnapshotStep + ".Output", winListStep + ".SnapshotIds"}
+	addLifecycleSteps(&doc, p)
+	return doc
+}
+
+// verifyAndListSteps assert that this run made snapshots of the instance
+// that match the consistency filter, then list their ids.
+func verifyAndListSteps(p *PolicyPlan, description string, consistent ec2APIFilter) []documents.AutomationStep {
+	runFilters := []ec2APIFilter{
+		{Name: "tag:" + TagRunID, Values: []string{"{{ automation:EXECUTION_ID }}"}},
+		{Name: "tag:" + TagInstanceID, Values: []string{"{{ InstanceId }}"}},
+		{Name: "tag:" + TagPolicy, Values: []string{p.Names.Policy}},
+	}
+	return []documents.AutomationStep{
+		{
 			Name:           winVerifyStep,
 			Action:         "aws:assertAwsResourceProperty",
-			Description:    "This run's snapshots exist and AWS's VSS requester tagged them AppConsistent=true; otherwise the backup is not application-consistent and the run fails.",
+			Description:    description,
 			OnFailure:      "Abort",
 			TimeoutSeconds: 60,
 			MaxAttempts:    3,
 			Inputs: snapshotFilterInputs{
 				Service: "ec2", Api: "DescribeSnapshots", OwnerIds: []string{"self"},
-				Filters:          append(append([]ec2APIFilter(nil), runFilters...), ec2APIFilter{Name: "tag:AppConsistent", Values: []string{"true"}}),
+				Filters:          append(append([]ec2APIFilter(nil), runFilters...), consistent),
 				PropertySelector: "$.Snapshots[0].State",
 				DesiredValues:    []string{"pending", "completed"},
 			},
 		},
-		documents.AutomationStep{
+		{
 			Name:           winListStep,
 			Action:         "aws:executeAwsApi",
 			Description:    "The snapshot ids of this run.",
@@ -247,10 +260,8 @@ func buildWindowsVSSRunbook(p *PolicyPlan) documents.AutomationDocument {
 			Outputs: []documents.StepOutput{
 				{Name: "SnapshotIds", Selector: "$.Snapshots..SnapshotId", Type: "StringList"},
 			},
-		})
-	doc.Outputs = []string{winPreflightStep + ".AgentVersion", winPreflightStep + ".VssComponents", winSnapshotStep + ".CommandId", winSnapshotStep + ".Output", winListStep + ".SnapshotIds"}
-	addLifecycleSteps(&doc, p)
-	return doc
+		},
+	}
 }
 
 // applyWindowsRoles gives the instance role the scoped equivalent of
@@ -315,8 +326,18 @@ func writeWindowsPrerequisites(b *strings.Builder, p *PolicyPlan) {
 		return
 	}
 	if p.usesDiskshadow() {
-		fmt.Fprintf(b, "- **VSS:** DISKSHADOW on the instance (document `%s`): every NTFS volume on an EBS disk in one shadow set (copy-only %s, application writers %s); VSS freezes the writers for the shadow copy (at most ten seconds), and the one CreateSnapshots request is made while the backup session is open; the shadow set is then deleted from the live volumes and stays in the snapshots, which a restore reverts to\n",
-			p.SharedName(WindowsDiskshadowDocument), yesNo(w.CopyOnly), map[bool]string{true: "excluded (noWriters)", false: "included"}[w.NoWriters])
+		set := map[policies.VolumeSelection]string{
+			policies.AllVolumes:  "every NTFS volume on an EBS disk",
+			policies.DataVolumes: "every NTFS volume on an EBS data disk (the boot disk is left out)",
+			policies.RootVolume:  "the NTFS volumes of the boot disk only (the runbook first lists the data volumes, which the CreateSnapshots request excludes by id)",
+		}[p.Volumes]
+		fmt.Fprintf(b, "- **VSS:** DISKSHADOW on the instance (document `%s`): %s in one shadow set (copy-only %s, application writers %s); VSS freezes the writers for the shadow copy (at most ten seconds), and the one CreateSnapshots request is made while the backup session is open; the shadow set is then deleted from the live volumes and stays in the snapshots\n",
+			p.SharedName(WindowsDiskshadowDocument), set, yesNo(w.CopyOnly), map[bool]string{true: "excluded (noWriters)", false: "included"}[w.NoWriters])
+		how := "revert each restored volume to its shadow copy in that set (DISKSHADOW `revert`)"
+		if w.NoWriters {
+			how = "expose each restored volume's shadow copy in that set and copy the files from it (without the writers the copies are PERSISTENT NOWRITERS, which DISKSHADOW cannot revert to)"
+		}
+		fmt.Fprintf(b, "- **Restore:** ⚠ the consistent image is the shadow copy inside each snapshot, not the volume as the snapshot found it (that is crash-consistent): attach the restored volumes to a Windows host, find the shadow set named by the snapshots' `%s` tag, and %s before use (README, \"Restoring a DISKSHADOW snapshot\")\n", documents.TagVSSShadowSet, how)
 		fmt.Fprintf(b, "- **Prerequisites:** Windows Server with diskshadow.exe; the SSM agent online; AWS Tools for PowerShell (`AWS.Tools.EC2` or `AWSPowerShell`); the instance profile `%s` or the managed policy `%s`\n", p.Names.InstanceProfile, p.Names.InstancePolicy)
 		return
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/ssm-backup/ssm-backup/documents"
+	"github.com/ssm-backup/ssm-backup/policies"
 )
 
 // The one DISKSHADOW Command document of a set, shared like the Linux
@@ -33,16 +34,24 @@ func diskshadowParameters(p *PolicyPlan) map[string][]string {
 		// CheckSupported refused these tags before the plan was made.
 		panic(fmt.Sprintf("policy %s: %v", p.Names.Policy, err))
 	}
-	return map[string][]string{
+	params := map[string][]string{
 		documents.DiskshadowParamPolicyName:        {p.Names.Policy},
 		documents.DiskshadowParamRunID:             {"{{ automation:EXECUTION_ID }}"},
-		documents.DiskshadowParamExcludeBootVolume: {psBool(p.Volumes == "data")},
+		documents.DiskshadowParamVolumes:           {string(p.Volumes)},
 		documents.DiskshadowParamCopyOnly:          {psBool(w.CopyOnly)},
 		documents.DiskshadowParamNoWriters:         {psBool(w.NoWriters)},
 		documents.DiskshadowParamDescription:       {"ssm-backup " + p.Names.Policy + " DISKSHADOW snapshot"},
 		documents.DiskshadowParamTags:              {user},
 	}
+	if p.Volumes == policies.RootVolume {
+		params[documents.DiskshadowParamExcludeDataVolume] = []string{"{{ " + diskshadowDataVolumesStep + ".DataVolumeIds }}"}
+	}
+	return params
 }
+
+// diskshadowDataVolumesStep lists the data volumes a root-only DISKSHADOW
+// run excludes from CreateSnapshots (EC2 has no root-only switch).
+const diskshadowDataVolumesStep = "listDataVolumes"
 
 // buildWindowsDiskshadowRunbook runs the shared DISKSHADOW document on the
 // instance, then the lifecycle steps.
@@ -53,6 +62,11 @@ func buildWindowsDiskshadowRunbook(p *PolicyPlan) documents.AutomationDocument {
 		steps = append(steps, s)
 	}
 	doc.Description = p.Description + " — VSS snapshots of one Windows instance with DISKSHADOW (ssm-backup policy " + p.Names.Policy + ")."
+	if p.Volumes == policies.RootVolume {
+		list := documents.DataVolumesStep(diskshadowDataVolumesStep, "The instance's data volumes, which the root-only CreateSnapshots on the instance excludes by id (at most 40).", documents.DataVolumesInputs{InstanceId: "{{ InstanceId }}"})
+		list.OnFailure = "Abort"
+		steps = append(steps, list)
+	}
 	doc.MainSteps = append(steps, documents.AutomationStep{
 		Name:           "takeSnapshots",
 		Action:         "aws:runCommand",
@@ -71,7 +85,10 @@ func buildWindowsDiskshadowRunbook(p *PolicyPlan) documents.AutomationDocument {
 			{Name: "Output", Selector: "$.Output", Type: "String"},
 		},
 	})
-	doc.Outputs = []string{"takeSnapshots.CommandId", "takeSnapshots.Output"}
+	doc.MainSteps = append(doc.MainSteps, verifyAndListSteps(p,
+		"This run's snapshots exist and carry the id of the shadow set they hold ("+documents.TagVSSShadowSet+"); otherwise the backup is not application-consistent and the run fails.",
+		ec2APIFilter{Name: "tag-key", Values: []string{documents.TagVSSShadowSet}})...)
+	doc.Outputs = []string{"takeSnapshots.CommandId", "takeSnapshots.Output", winListStep + ".SnapshotIds"}
 	addLifecycleSteps(&doc, p)
 	return doc
 }

@@ -32,6 +32,15 @@ func checkWindowsSupported(p *policies.Policy) diag.Diagnostics {
 	if s.EngineOrDefault() != policies.EngineSSM {
 		return ds // AWS Backup and DLM tag the snapshots themselves
 	}
+	if s.Volumes == policies.RootVolume && (s.Windows == nil || s.Windows.VSS != VSSDiskshadow) {
+		ds = append(ds, diag.Diagnostic{
+			Severity: diag.Error,
+			Summary:  fmt.Sprintf("%s cannot snapshot the root volume alone", documents.CreateVSSSnapshotDocument),
+			Detail:   "AWS's VSS document snapshots every volume of the instance, or every data volume (ExcludeBootVolume); use \"windows: {vss: diskshadow}\" for a VSS snapshot of the root volume alone, \"volumes: all\", or \"consistency: stopped\"",
+			Range:    src.Key("spec.volumes"),
+			Path:     "spec.volumes",
+		})
+	}
 	// AWSEC2-CreateVssSnapshot takes tags as "Key=k,Value=v;...": a key or
 	// value with , ; or = would be read as another tag, and its own tag
 	// keys may not be given.

@@ -1,6 +1,7 @@
 package compiler_test
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -52,14 +53,65 @@ func TestWindowsVSSTagsRefused(t *testing.T) {
 // stays an error, never silently ignored.
 func TestWindowsNotYetSupported(t *testing.T) {
 	for name, edit := range map[string][2]string{
-		"root volume only, VSS": {"consistency: application", "consistency: application\n  volumes: root"},
-		"custom app":            {"  tags:\n    Device: xvdf\n    Owner: a=b\n    Team: storage\n", "  apps: [{type: custom, pre: 'C:\\q\\pre.cmd', post: 'C:\\q\\post.cmd'}]\n"},
+		"custom app": {"  tags:\n    Device: xvdf\n    Owner: a=b\n    Team: storage\n", "  apps: [{type: custom, pre: 'C:\\q\\pre.cmd', post: 'C:\\q\\post.cmd'}]\n"},
 	} {
 		src := strings.Replace(vssPolicy, edit[0], edit[1], 1)
 		res := compiler.Compile([]policies.File{{Name: "p.yaml", Data: []byte(src)}}, compiler.Options{Now: goldenNow})
 		if !strings.Contains(diagText(res.Diagnostics), "not yet supported") {
 			t.Errorf("%s: want a not-yet-supported error, got:\n%s", name, diagText(res.Diagnostics))
 		}
+	}
+}
+
+// TestWindowsRootVolumeVSS: the root volume alone with VSS compiles with
+// DISKSHADOW (a runbook step lists the data volumes the on-instance
+// CreateSnapshots excludes) and is refused, at spec.volumes, with AWS's
+// VSS document, which snapshots every volume or every data volume.
+func TestWindowsRootVolumeVSS(t *testing.T) {
+	root := strings.Replace(vssPolicy, "consistency: application", "consistency: application\n  volumes: root", 1)
+	res := compiler.Compile([]policies.File{{Name: "p.yaml", Data: []byte(root)}}, compiler.Options{Now: goldenNow})
+	got := diagText(res.Diagnostics)
+	if !strings.Contains(got, "p.yaml:10:3: error: AWSEC2-CreateVssSnapshot cannot snapshot the root volume alone") || !strings.Contains(got, "vss: diskshadow") {
+		t.Errorf("managed VSS, root volume: want the error at spec.volumes naming diskshadow, got:\n%s", got)
+	}
+	if res.Files != nil {
+		t.Error("files were generated for a refused policy")
+	}
+	clean := strings.Replace(root, "  tags:\n    Device: xvdf\n    Owner: a=b\n    Team: storage\n", "", 1)
+	ds := strings.Replace(clean, "consistency: application", "consistency: application\n  windows: {vss: diskshadow}", 1)
+	res = compiler.Compile([]policies.File{{Name: "p.yaml", Data: []byte(ds)}}, compiler.Options{Now: goldenNow})
+	if res.Diagnostics.HasErrors() {
+		t.Fatalf("DISKSHADOW, root volume: %s", diagText(res.Diagnostics))
+	}
+	var rb struct {
+		MainSteps []struct {
+			Name   string
+			Inputs struct {
+				Handler    string
+				Parameters map[string][]string
+			}
+		}
+	}
+	var path string
+	for _, p := range res.Files.Paths() {
+		if strings.HasSuffix(p, "automation-runbook.json") {
+			path = p
+		}
+	}
+	if err := json.Unmarshal(res.Files[path], &rb); err != nil {
+		t.Fatal(err)
+	}
+	listed, passed := -1, -1
+	for i, s := range rb.MainSteps {
+		if s.Inputs.Handler == "data_volumes" {
+			listed = i
+		}
+		if v := s.Inputs.Parameters["ExcludeDataVolumeIds"]; len(v) == 1 && v[0] == "{{ listDataVolumes.DataVolumeIds }}" && s.Inputs.Parameters["Volumes"][0] == "root" {
+			passed = i
+		}
+	}
+	if listed < 0 || passed < 0 || listed > passed {
+		t.Errorf("the data volumes are not listed before the DISKSHADOW command that excludes them (list step %d, command %d)", listed, passed)
 	}
 }
 

@@ -103,7 +103,7 @@ func TestGeneratedPowerShellParses(t *testing.T) {
 	run := WindowsDiskshadowRunCommand()
 	samples := map[string]string{
 		DiskshadowParamPolicyName: "file-servers", DiskshadowParamRunID: "4105a4fc-f944-11e6-9d32-0123456789ab",
-		DiskshadowParamExcludeBootVolume: "False", DiskshadowParamCopyOnly: "True", DiskshadowParamNoWriters: "False",
+		DiskshadowParamVolumes: "root", DiskshadowParamExcludeDataVolume: "vol-0123456789abcdef0,vol-0fedcba9876543210", DiskshadowParamCopyOnly: "True", DiskshadowParamNoWriters: "False",
 		DiskshadowParamDescription: "ssm-backup file-servers", DiskshadowParamTags: "Key=CostCenter,Value=it ops;Key=Name,Value=fs",
 	}
 	resolved := regexp.MustCompile(`\{\{ (\w+) \}\}`).ReplaceAllStringFunc(run, func(m string) string {
@@ -164,5 +164,33 @@ func TestDiskshadowDocumentParameters(t *testing.T) {
 	}
 	if n := strings.Count(windowsDiskshadowScript, "New-EC2SnapshotBatch"); n != 1 {
 		t.Errorf("%d snapshot calls, want exactly one", n)
+	}
+	// The snapshots carry the shadow set's id, known only once DISKSHADOW
+	// has created it, so the tag is added between the two.
+	ready := strings.Index(windowsDiskshadowScript, "Get-Content -Path $ready")
+	tag := strings.Index(windowsDiskshadowScript, "-ArgumentList '"+TagVSSShadowSet+"', $shadowSet")
+	call := strings.Index(windowsDiskshadowScript, "New-EC2SnapshotBatch @request")
+	if ready < 0 || tag < ready || call < tag {
+		t.Errorf("the %s tag is not set between the shadow set's creation (%d) and the snapshot call (%d): %d", TagVSSShadowSet, ready, call, tag)
+	}
+	// REVERT returns a volume only to a CLIENTACCESSIBLE shadow copy.
+	if !strings.Contains(windowsDiskshadowScript, "$context = 'SET CONTEXT CLIENTACCESSIBLE'") {
+		t.Error("the shadow copies are not made in the CLIENTACCESSIBLE context, which a restore can revert to")
+	}
+	// Volumes root: only the boot disk is shadowed, and the data volumes
+	// the runbook listed are excluded from the one call.
+	for _, want := range []string{
+		"if ($mode -eq 'root' -and -not $boot) {",
+		"$request.InstanceSpecification_ExcludeDataVolumeId = [string[]]$excludeIds",
+		"InstanceSpecification_ExcludeBootVolume = ($mode -eq 'data')",
+	} {
+		if !strings.Contains(windowsDiskshadowScript, want) {
+			t.Errorf("the script lacks %q", want)
+		}
+	}
+	if p := doc.Parameters[DiskshadowParamExcludeDataVolume].AllowedPattern; !regexp.MustCompile(p).MatchString("none") ||
+		!regexp.MustCompile(p).MatchString("vol-0123456789abcdef0,vol-0fedcba98") || regexp.MustCompile(p).MatchString("") ||
+		regexp.MustCompile(p).MatchString("vol-0123456789abcdef0;Remove-Item") {
+		t.Errorf("ExcludeDataVolumeIds pattern %s admits or refuses the wrong values", p)
 	}
 }

@@ -41,3 +41,33 @@ func SnapshotRootVolumeStep(name, description string, timeoutSeconds int, in Sna
 		Outputs: []StepOutput{{Name: "SnapshotIds", Selector: "$.Payload.snapshotIds", Type: "StringList"}},
 	}
 }
+
+// DataVolumesInputs is the InputPayload of the data-volume listing step.
+type DataVolumesInputs struct {
+	InstanceId string `json:"InstanceId"`
+}
+
+// DataVolumesStep is the aws:executeScript step that lists the data
+// volumes of an instance without snapshotting (the same script's
+// data_volumes entry point), for a command on the instance that takes a
+// root-only CreateSnapshots itself. Outputs: RootVolumeId, and
+// DataVolumeIds joined by commas ("none" when the root is the only volume).
+func DataVolumesStep(name, description string, in DataVolumesInputs) AutomationStep {
+	return AutomationStep{
+		Name:           name,
+		Action:         "aws:executeScript",
+		Description:    description,
+		TimeoutSeconds: 120,
+		MaxAttempts:    2,
+		Inputs: executeScriptInputs{
+			Runtime:      scriptRuntime,
+			Handler:      "data_volumes",
+			InputPayload: in,
+			Script:       snapshotRootVolumeStep(),
+		},
+		Outputs: []StepOutput{
+			{Name: "RootVolumeId", Selector: "$.Payload.rootVolumeId", Type: "String"},
+			{Name: "DataVolumeIds", Selector: "$.Payload.dataVolumeIds", Type: "String"},
+		},
+	}
+}

@@ -17,11 +17,16 @@ var windowsDiskshadowScript string
 const (
 	DiskshadowParamPolicyName        = "PolicyName"
 	DiskshadowParamRunID             = "RunId"
-	DiskshadowParamExcludeBootVolume = "ExcludeBootVolume"
+	DiskshadowParamVolumes           = "Volumes"
+	DiskshadowParamExcludeDataVolume = "ExcludeDataVolumeIds"
 	DiskshadowParamCopyOnly          = "CopyOnly"
 	DiskshadowParamNoWriters         = "NoWriters"
 	DiskshadowParamDescription       = "Description"
 	DiskshadowParamTags              = "SnapshotTags"
+
+	// TagVSSShadowSet is the snapshot tag the DISKSHADOW script sets to the
+	// id of the shadow set the snapshots carry, without braces.
+	TagVSSShadowSet = "ssm-backup:vss-shadow-set"
 
 	// DiskshadowTimeoutSeconds bounds the script: DISKSHADOW's writer
 	// gathering and shadow creation, one CreateSnapshots, the cleanup.
@@ -37,6 +42,9 @@ const (
 	vssTagText        = `[A-Za-z0-9 _.:/+@-]`
 	patternVSSTags    = `^(Key=` + vssTagText + `+,Value=` + vssTagText + `*(;Key=` + vssTagText + `+,Value=` + vssTagText + `*)*)?$`
 	patternDiskshadow = `^[A-Za-z0-9 _.:/()+@,-]{0,255}$`
+	// patternVolumeIDs is up to 40 EBS volume ids joined by commas, as
+	// many as CreateSnapshots excludes, or none.
+	patternVolumeIDs = `^(none|vol-[0-9a-f]{8,17}(,vol-[0-9a-f]{8,17}){0,39})$`
 )
 
 // WindowsDiskshadowCommand is the Command document every DISKSHADOW policy
@@ -52,9 +60,10 @@ func WindowsDiskshadowCommand(description string) CommandDocument {
 		Parameters: map[string]Parameter{
 			DiskshadowParamPolicyName:        {Type: "String", Description: "Policy name, tagged as ssm-backup:policy on every snapshot (the IAM policy requires it).", AllowedPattern: patternPolicyName},
 			DiskshadowParamRunID:             {Type: "String", Description: "Id of the Automation execution that runs this command, tagged as ssm-backup:run-id. Empty when run on its own.", Default: "", AllowedPattern: patternRunID},
-			DiskshadowParamExcludeBootVolume: boolean("True: leave the boot disk out of the shadow set and the snapshots.", "False"),
+			DiskshadowParamVolumes:           {Type: "String", Description: "all: every NTFS volume on an EBS disk; data: leave the boot disk out of the shadow set and the snapshots; root: only the boot disk's volumes, and a CreateSnapshots that excludes ExcludeDataVolumeIds.", Default: "all", AllowedValues: []string{"all", "data", "root"}},
+			DiskshadowParamExcludeDataVolume: {Type: "String", Description: "With Volumes root: the instance's data volume ids, joined by commas, that CreateSnapshots excludes (the runbook lists them). none when the root volume is the only one, or with Volumes all or data.", Default: "none", AllowedPattern: patternVolumeIDs},
 			DiskshadowParamCopyOnly:          boolean("True: a copy-only VSS backup (SET OPTION COPY), which leaves SQL Server's log chain alone.", "True"),
-			DiskshadowParamNoWriters:         boolean("True: leave the application VSS writers out (SET CONTEXT ... NOWRITERS).", "False"),
+			DiskshadowParamNoWriters:         boolean("True: leave the application VSS writers out (SET CONTEXT PERSISTENT NOWRITERS, whose copy a restore exposes instead of reverting to); False: SET CONTEXT CLIENTACCESSIBLE.", "False"),
 			DiskshadowParamDescription:       {Type: "String", Description: "Description of the snapshots.", Default: "ssm-backup", AllowedPattern: patternDiskshadow},
 			DiskshadowParamTags:              {Type: "String", Description: "User tags of the snapshots: Key=k,Value=v pairs separated by ;.", Default: "", AllowedPattern: patternVSSTags},
 		},
@@ -75,7 +84,7 @@ func WindowsDiskshadowCommand(description string) CommandDocument {
 func WindowsDiskshadowRunCommand() string {
 	var b strings.Builder
 	b.WriteString("$SsmBackup = @{\n")
-	for _, p := range []string{DiskshadowParamPolicyName, DiskshadowParamRunID, DiskshadowParamExcludeBootVolume, DiskshadowParamCopyOnly, DiskshadowParamNoWriters, DiskshadowParamDescription} {
+	for _, p := range []string{DiskshadowParamPolicyName, DiskshadowParamRunID, DiskshadowParamVolumes, DiskshadowParamExcludeDataVolume, DiskshadowParamCopyOnly, DiskshadowParamNoWriters, DiskshadowParamDescription} {
 		b.WriteString("    " + p + " = '{{ " + p + " }}'\n")
 	}
 	b.WriteString("    Tags = '{{ " + DiskshadowParamTags + " }}'\n}\n")

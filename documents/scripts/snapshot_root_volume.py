@@ -9,6 +9,12 @@ them, tagged at creation like every ssm-backup snapshot.
 
 Input (strings): InstanceId, Description, and Tags, a list of
 {"Key": ..., "Value": ...}. Output: snapshotIds, rootVolumeId, excluded.
+
+The second entry point, data_volumes, makes no snapshot: it returns the
+same root volume id and the data volume ids joined by commas ("none" when
+the root volume is the only one: an Automation output is never empty), for
+a command on the instance that takes the root-only snapshot itself
+(DISKSHADOW).
 """
 
 import boto3
@@ -40,17 +46,31 @@ def plan(instance):
     return root, sorted(data)
 
 
-def handler(events, context):
-    """aws:executeScript entry point."""
+def describe(ec2, events):
+    """Return (instance id, root volume id, data volume ids) of the
+    instance named by the input."""
     instance_id = events.get("InstanceId")
     if not instance_id:
         raise SnapshotError("input InstanceId is required")
-    ec2 = boto3.client("ec2")
     reservations = ec2.describe_instances(InstanceIds=[instance_id]).get("Reservations") or []
     instances = [i for r in reservations for i in r.get("Instances") or []]
     if len(instances) != 1:
         raise SnapshotError("instance %s not found" % instance_id)
     root, data = plan(instances[0])
+    return instance_id, root, data
+
+
+def data_volumes(events, context):
+    """aws:executeScript entry point: the root volume and the data volumes
+    a root-only CreateSnapshots must exclude, without snapshotting."""
+    _, root, data = describe(boto3.client("ec2"), events)
+    return {"rootVolumeId": root, "dataVolumeIds": ",".join(data) or "none"}
+
+
+def handler(events, context):
+    """aws:executeScript entry point."""
+    ec2 = boto3.client("ec2")
+    instance_id, root, data = describe(ec2, events)
     spec = {"InstanceId": instance_id, "ExcludeBootVolume": False}
     if data:
         spec["ExcludeDataVolumeIds"] = data

@@ -61,3 +61,34 @@ class HandlerTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class DataVolumesTest(unittest.TestCase):
+    def run_data_volumes(self, mappings):
+        ec2 = stubbed_aws.offline(boto3.client("ec2", region_name="us-east-1"))
+        stub = Stubber(ec2)
+        stub.add_response("describe_instances", {"Reservations": [{"Instances": [
+            {"InstanceId": INSTANCE, "RootDeviceName": "/dev/sda1", "BlockDeviceMappings": mappings}]}]},
+            {"InstanceIds": [INSTANCE]})
+        stub.activate()
+        with mock.patch.object(sr.boto3, "client", return_value=ec2):
+            out = sr.data_volumes({"InstanceId": INSTANCE}, None)
+        # No CreateSnapshots was stubbed: a call would have failed.
+        stub.assert_no_pending_responses()
+        return out
+
+    def test_lists_data_volumes_sorted(self):
+        out = self.run_data_volumes([bdm("xvdg", "vol-0b"), bdm("/dev/sda1", "vol-0r"), bdm("xvdf", "vol-0a")])
+        self.assertEqual(out, {"rootVolumeId": "vol-0r", "dataVolumeIds": "vol-0a,vol-0b"})
+
+    def test_root_only_instance(self):
+        self.assertEqual(self.run_data_volumes([bdm("/dev/sda1", "vol-0r")]), {"rootVolumeId": "vol-0r", "dataVolumeIds": "none"})
+
+    def test_refuses_over_40(self):
+        mappings = [bdm("/dev/sda1", "vol-0r")] + [bdm("xvd%d" % i, "vol-%02d" % i) for i in range(41)]
+        with self.assertRaisesRegex(sr.SnapshotError, "41 data volumes"):
+            self.run_data_volumes(mappings)
+
+    def test_needs_instance(self):
+        with self.assertRaisesRegex(sr.SnapshotError, "InstanceId is required"):
+            sr.data_volumes({}, None)

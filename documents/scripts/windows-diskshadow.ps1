@@ -12,11 +12,14 @@
 #    this process, which makes exactly one request, CreateSnapshots of the
 #    instance's volumes, and tells DISKSHADOW at once to go on: the
 #    snapshot holds the consistent shadow copies, which a restore reverts
-#    to. DISKSHADOW then deletes the shadow set from the live volumes and
-#    ends the backup, so the writers learn the backup is complete.
+#    to (each snapshot is tagged ssm-backup:vss-shadow-set with its id).
+#    DISKSHADOW then deletes the shadow set from the live volumes and ends
+#    the backup, so the writers learn the backup is complete.
 #
 # The caller defines $SsmBackup (a hashtable) before this text:
-#   PolicyName, RunId, ExcludeBootVolume ('True'/'False'), CopyOnly,
+#   PolicyName, RunId, Volumes ('all', 'data': no boot disk, 'root': the
+#   boot disk only), ExcludeDataVolumeIds (with root: the instance's data
+#   volume ids joined by commas, listed by the runbook; else 'none'), CopyOnly,
 #   NoWriters, Description, and Tags ("Key=k,Value=v;Key=k2,Value=v2", the
 #   document's allowedPattern admits no other form).
 # The last line of output is one JSON object: snapshot ids, volumes,
@@ -54,12 +57,28 @@ foreach ($name in 'AWS_ENDPOINT_URL_EC2', 'AWS_ENDPOINT_URL') {
 
 # NTFS volumes on EBS disks. An EBS disk is an NVMe disk whose serial number
 # is its volume id ("vol0123..."), or a Xen PV disk; instance store is left
-# out. With ExcludeBootVolume, the disk holding the system volume is too.
-$excludeBoot = $SsmBackup.ExcludeBootVolume -eq 'True'
+# out. Volumes 'data' leaves out the disk holding the boot or system
+# volume; 'root' keeps that disk only, and CreateSnapshots excludes the
+# data volumes the runbook listed.
+$mode = $SsmBackup.Volumes
+if ($mode -notin @('all', 'data', 'root')) { Fail "invalid Volumes '$mode'" }
+$excludeIds = @()
+if ($SsmBackup.ExcludeDataVolumeIds -and $SsmBackup.ExcludeDataVolumeIds -ne 'none') { $excludeIds = @($SsmBackup.ExcludeDataVolumeIds -split ',') }
+if ($excludeIds.Count -gt 0 -and $mode -ne 'root') { Fail 'ExcludeDataVolumeIds is given with Volumes root only' }
 $volumes = @()
 foreach ($disk in Get-Disk) {
     $ebs = ($disk.SerialNumber -match '^vol[0-9a-f]{8,17}') -or ($disk.FriendlyName -match 'AWS PVDISK|XENSRC PVDISK')
-    if (-not $ebs -or ($excludeBoot -and ($disk.IsBoot -or $disk.IsSystem))) { continue }
+    if (-not $ebs) { continue }
+    $boot = $disk.IsBoot -or $disk.IsSystem
+    if ($mode -eq 'root' -and -not $boot) {
+        # A data disk the runbook did not list was attached since: the
+        # snapshot set would hold it without its shadow copy.
+        if ($disk.SerialNumber -match '^vol([0-9a-f]{8,17})' -and ('vol-' + $Matches[1]) -notin $excludeIds) {
+            Fail "data volume vol-$($Matches[1]) was attached after the runbook listed the instance's volumes; run the backup again"
+        }
+        continue
+    }
+    if ($mode -eq 'data' -and $boot) { continue }
     foreach ($partition in Get-Partition -DiskNumber $disk.Number -ErrorAction SilentlyContinue) {
         $volume = $partition | Get-Volume -ErrorAction SilentlyContinue
         if (-not $volume -or $volume.FileSystem -ne 'NTFS') { continue }
@@ -69,7 +88,7 @@ foreach ($disk in Get-Disk) {
     }
 }
 $volumes = @($volumes | Sort-Object -Unique)
-if ($volumes.Count -eq 0) { Fail 'no NTFS volume on an EBS disk was found' }
+if ($volumes.Count -eq 0) { Fail "no NTFS volume on an EBS disk was found (Volumes $mode)" }
 if ($volumes.Count -gt 64) { Fail "$($volumes.Count) volumes: a shadow set holds at most 64" }
 
 $work = Join-Path ([System.IO.Path]::GetTempPath()) ("ssm-backup-" + [guid]::NewGuid().ToString('N'))
@@ -94,8 +113,12 @@ $signal = Join-Path $work 'signal.cmd'
     'goto wait'
 ) | Set-Content -Path $signal -Encoding Ascii
 
-$context = 'SET CONTEXT PERSISTENT'
-if ($SsmBackup.NoWriters -eq 'True') { $context += ' NOWRITERS' }
+# CLIENTACCESSIBLE shadow copies (persistent, with the writers) are the
+# ones DISKSHADOW's REVERT can return a restored volume to; without the
+# writers only PERSISTENT NOWRITERS exists, whose copy a restore exposes and
+# copies files from.
+$context = 'SET CONTEXT CLIENTACCESSIBLE'
+if ($SsmBackup.NoWriters -eq 'True') { $context = 'SET CONTEXT PERSISTENT NOWRITERS' }
 $script = @('SET VERBOSE ON', $context)
 if ($SsmBackup.CopyOnly -eq 'True') { $script += 'SET OPTION COPY' }
 $script += "SET METADATA `"$(Join-Path $work 'backup.cab')`""
@@ -122,11 +145,12 @@ $tagSpec.ResourceType = 'snapshot'
 foreach ($t in $tags) { $tagSpec.Tags.Add((New-Object Amazon.EC2.Model.Tag -ArgumentList $t.Key, $t.Value)) }
 $request = @{
     InstanceSpecification_InstanceId        = $instanceId
-    InstanceSpecification_ExcludeBootVolume = $excludeBoot
+    InstanceSpecification_ExcludeBootVolume = ($mode -eq 'data')
     Description                             = $SsmBackup.Description
     TagSpecification                        = $tagSpec
     Region                                  = $region
 }
+if ($excludeIds.Count -gt 0) { $request.InstanceSpecification_ExcludeDataVolumeId = [string[]]$excludeIds }
 
 # --- 2. and 3. The shadow set, and the one request ------------------------
 $clock = [System.Diagnostics.Stopwatch]::StartNew()
@@ -141,10 +165,15 @@ while (-not (Test-Path $ready)) {
     if ($clock.Elapsed.TotalSeconds -gt 600) { $proc.Kill(); Fail 'DISKSHADOW did not create the shadow set within 10 minutes' }
     Start-Sleep -Milliseconds 50
 }
-$shadowSet = (Get-Content -Path $ready -Raw).Trim()
+$shadowSet = (Get-Content -Path $ready -Raw).Trim().Trim('{', '}')
 $createdAt = $clock.Elapsed.TotalSeconds
 $callStart = $clock.Elapsed.TotalSeconds
 try {
+    if ($shadowSet -notmatch '^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$') {
+        throw "DISKSHADOW reported the shadow set id '$shadowSet', not a GUID"
+    }
+    # A restore finds the shadow copies to revert to by this tag.
+    $tagSpec.Tags.Add((New-Object Amazon.EC2.Model.Tag -ArgumentList 'ssm-backup:vss-shadow-set', $shadowSet))
     $response = New-EC2SnapshotBatch @request @endpoint
     New-Item -ItemType File -Path $done | Out-Null
 } catch {
@@ -161,6 +190,8 @@ if ($proc.ExitCode -ne 0) { Fail "DISKSHADOW ended with exit code $($proc.ExitCo
 [pscustomobject]@{
     snapshotIds     = @($response | ForEach-Object { $_.SnapshotId })
     volumes         = $volumes
+    volumeSet       = $mode
+    excludedVolumes = $excludeIds
     shadowSetId     = $shadowSet
     shadowSeconds   = [math]::Round($createdAt, 3)
     requestSeconds  = [math]::Round($callSeconds, 3)
