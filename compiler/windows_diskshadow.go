@@ -35,13 +35,13 @@ func diskshadowParameters(p *PolicyPlan) map[string][]string {
 		panic(fmt.Sprintf("policy %s: %v", p.Names.Policy, err))
 	}
 	params := map[string][]string{
-		documents.DiskshadowParamPolicyName:        {p.Names.Policy},
-		documents.DiskshadowParamRunID:             {"{{ automation:EXECUTION_ID }}"},
-		documents.DiskshadowParamVolumes:           {string(p.Volumes)},
-		documents.DiskshadowParamCopyOnly:          {psBool(w.CopyOnly)},
-		documents.DiskshadowParamNoWriters:         {psBool(w.NoWriters)},
-		documents.DiskshadowParamDescription:       {"ssm-backup " + p.Names.Policy + " DISKSHADOW snapshot"},
-		documents.DiskshadowParamTags:              {user},
+		documents.DiskshadowParamPolicyName:  {p.Names.Policy},
+		documents.DiskshadowParamRunID:       {"{{ automation:EXECUTION_ID }}"},
+		documents.DiskshadowParamVolumes:     {string(p.Volumes)},
+		documents.DiskshadowParamCopyOnly:    {psBool(w.CopyOnly)},
+		documents.DiskshadowParamNoWriters:   {psBool(w.NoWriters)},
+		documents.DiskshadowParamDescription: {"ssm-backup " + p.Names.Policy + " DISKSHADOW snapshot"},
+		documents.DiskshadowParamTags:        {user},
 	}
 	if p.Volumes == policies.RootVolume {
 		params[documents.DiskshadowParamExcludeDataVolume] = []string{"{{ " + diskshadowDataVolumesStep + ".DataVolumeIds }}"}
