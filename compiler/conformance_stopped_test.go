@@ -24,6 +24,40 @@ func isStoppedRunbook(runbook any) bool {
 	return false
 }
 
+// confNext lists where control goes after step i: on success, and on
+// failure or cancellation ("" = the runbook ends).
+func confNext(steps []map[string]any, i int) (success []string, failure []string) {
+	s := steps[i]
+	if s["action"] == "aws:branch" {
+		in, _ := s["inputs"].(map[string]any)
+		for _, c := range confList(in["Choices"]) {
+			m, _ := c.(map[string]any)
+			n, _ := m["NextStep"].(string)
+			success = append(success, n)
+		}
+		d, _ := in["Default"].(string)
+		success = append(success, d)
+	} else if n, _ := s["nextStep"].(string); n != "" {
+		success = append(success, n)
+	} else if end, _ := s["isEnd"].(bool); end || i+1 == len(steps) {
+		success = append(success, "")
+	} else {
+		success = append(success, steps[i+1]["name"].(string))
+	}
+	for _, k := range []string{"onFailure", "onCancel"} {
+		v, _ := s[k].(string)
+		switch {
+		case strings.HasPrefix(v, "step:"):
+			failure = append(failure, strings.TrimPrefix(v, "step:"))
+		case v == "Continue":
+			failure = append(failure, success...)
+		default: // Abort, or not set (Abort)
+			failure = append(failure, "")
+		}
+	}
+	return success, failure
+}
+
 func confSteps(runbook any) []map[string]any {
 	top, _ := runbook.(map[string]any)
 	var out []map[string]any
@@ -63,39 +97,7 @@ func stoppedRunbookProblems(runbook any) []string {
 		in, _ := s["inputs"].(map[string]any)
 		return s["action"] == "aws:changeInstanceState" && in["DesiredState"] == "stopped"
 	}
-	// next lists where control goes after step i: on success, and on
-	// failure or cancellation ("" = the runbook ends).
-	next := func(i int) (success []string, failure []string) {
-		s := steps[i]
-		if s["action"] == "aws:branch" {
-			in, _ := s["inputs"].(map[string]any)
-			for _, c := range confList(in["Choices"]) {
-				m, _ := c.(map[string]any)
-				n, _ := m["NextStep"].(string)
-				success = append(success, n)
-			}
-			d, _ := in["Default"].(string)
-			success = append(success, d)
-		} else if n, _ := s["nextStep"].(string); n != "" {
-			success = append(success, n)
-		} else if end, _ := s["isEnd"].(bool); end || i+1 == len(steps) {
-			success = append(success, "")
-		} else {
-			success = append(success, steps[i+1]["name"].(string))
-		}
-		for _, k := range []string{"onFailure", "onCancel"} {
-			v, _ := s[k].(string)
-			switch {
-			case strings.HasPrefix(v, "step:"):
-				failure = append(failure, strings.TrimPrefix(v, "step:"))
-			case v == "Continue":
-				failure = append(failure, success...)
-			default: // Abort, or not set (Abort)
-				failure = append(failure, "")
-			}
-		}
-		return success, failure
-	}
+	next := func(i int) ([]string, []string) { return confNext(steps, i) }
 	// reachesEndWithoutStart reports a path from step i to the end that
 	// passes no start step.
 	var walk func(i int, seen map[int]bool) bool

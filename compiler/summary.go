@@ -215,6 +215,9 @@ func consistencyText(p *PolicyPlan) string {
 		if p.Platform == policies.Linux {
 			return linuxApplicationText(p)
 		}
+		if p.Windows != nil {
+			return windowsApplicationText(p) // windows_hooks.go
+		}
 	}
 	return string(p.Consistency)
 }

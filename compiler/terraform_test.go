@@ -1018,6 +1018,9 @@ func tfCheckDocuments(cfg map[string]any, set tfSet) []string {
 	if ssm {
 		want[tfName(compiler.LinuxSnapshotLogicalID)] = shared
 	}
+	if _, ok := set.files[compiler.WindowsHooksDir+"command-document.json"]; ok {
+		want[tfName(compiler.WindowsHooksLogicalID)] = compiler.WindowsHooksDir + "command-document.json"
+	}
 	if _, ok := set.files[compiler.WindowsDiskshadowDir+"command-document.json"]; ok {
 		want[tfName(compiler.WindowsDiskshadowLogicalID)] = compiler.WindowsDiskshadowDir + "command-document.json"
 	}

@@ -21,6 +21,11 @@ type WindowsPlan struct {
 	CopyOnly        bool
 	NoWriters       bool
 	InstallPackages bool
+	// Hooks are the policy's custom apps, run around the snapshot
+	// (windows_hooks.go).
+	Hooks []documents.WindowsHook
+	// Writers are the apps the policy names that VSS writers quiesce.
+	Writers []string
 }
 
 // Step names of the Windows VSS runbook.
@@ -43,7 +48,7 @@ func lowerWindows(p *policies.Policy, pp *PolicyPlan) {
 	if s.Platform != policies.Windows || s.Consistency == policies.Stopped {
 		return
 	}
-	wp := &WindowsPlan{Engine: VSSManaged, CopyOnly: true}
+	wp := &WindowsPlan{Engine: VSSManaged, CopyOnly: true, Hooks: windowsHooks(s.Apps)}
 	if w := s.Windows; w != nil {
 		if w.VSS != "" {
 			wp.Engine = w.VSS
@@ -58,6 +63,11 @@ func lowerWindows(p *policies.Policy, pp *PolicyPlan) {
 			wp.InstallPackages = *w.InstallPackages
 		}
 	}
+	for _, a := range s.Apps {
+		if a.Type == policies.SQLServer || a.Type == policies.Exchange {
+			wp.Writers = append(wp.Writers, string(a.Type))
+		}
+	}
 	pp.Windows = wp
 }
 
@@ -67,10 +77,11 @@ func applyWindowsStrategy(p *PolicyPlan, a *policyArtifacts) {
 	if p.usesDiskshadow() {
 		a.runbook = buildWindowsDiskshadowRunbook(p)
 		applyDiskshadowRoles(p, &a.roles)
-		return
+	} else {
+		a.runbook = buildWindowsVSSRunbook(p)
+		applyWindowsRoles(p, &a.roles)
 	}
-	a.runbook = buildWindowsVSSRunbook(p)
-	applyWindowsRoles(p, &a.roles)
+	allowWindowsHooks(p, &a.roles) // windows_hooks.go
 }
 
 func psBool(b bool) string {
@@ -221,6 +232,7 @@ func buildWindowsVSSRunbook(p *PolicyPlan) documents.AutomationDocument {
 		ec2APIFilter{Name: "tag:AppConsistent", Values: []string{"true"}})...)
 	doc.Outputs = []string{winPreflightStep + ".AgentVersion", winPreflightStep + ".VssComponents", winSnapshotStep + ".CommandId", winSnapshotStep + ".Output", winListStep + ".SnapshotIds"}
 	addLifecycleSteps(&doc, p)
+	wrapWindowsHooks(&doc, p, winSnapshotStep)
 	return doc
 }
 

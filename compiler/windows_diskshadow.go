@@ -90,6 +90,7 @@ func buildWindowsDiskshadowRunbook(p *PolicyPlan) documents.AutomationDocument {
 		ec2APIFilter{Name: "tag-key", Values: []string{documents.TagVSSShadowSet}})...)
 	doc.Outputs = []string{"takeSnapshots.CommandId", "takeSnapshots.Output", winListStep + ".SnapshotIds"}
 	addLifecycleSteps(&doc, p)
+	wrapWindowsHooks(&doc, p, "takeSnapshots")
 	return doc
 }
 
@@ -106,45 +107,67 @@ func applyDiskshadowRoles(p *PolicyPlan, roles *RoleSet) {
 }
 
 // addWindowsShared emits the DISKSHADOW document, its script, its template
-// resource and its Terraform counterpart when a policy of the plan uses it.
+// resource and its Terraform counterpart when a policy of the plan uses it,
+// and the hooks document when a policy has custom hooks.
 func addWindowsShared(plan *Plan, files Files, resources map[string]json.RawMessage, tf *renderedTerraform) error {
 	used := false
 	for _, p := range plan.Policies {
 		used = used || p.usesDiskshadow()
 	}
-	if !used {
-		return nil
+	if used {
+		err := addSharedCommandDocument(plan, files, resources, tf, sharedCommandDocument{
+			Doc: windowsDiskshadowCommand(), Dir: WindowsDiskshadowDir, Script: "windows-diskshadow.ps1", Source: documents.WindowsDiskshadowScript(),
+			LogicalID: WindowsDiskshadowLogicalID, Name: plan.SharedName(WindowsDiskshadowDocument), Tag: "windows-diskshadow",
+		})
+		if err != nil {
+			return err
+		}
 	}
-	doc := windowsDiskshadowCommand()
-	b, err := documents.MarshalIndent(doc)
+	return addWindowsHooksShared(plan, files, resources, tf) // windows_hooks.go
+}
+
+// sharedCommandDocument is a Command document of a set run by several
+// policies' runbooks, with the script it holds.
+type sharedCommandDocument struct {
+	Doc             documents.CommandDocument
+	Dir, Script     string
+	Source          []byte
+	LogicalID, Name string
+	Tag             string // the ssm-backup:shared tag's value
+}
+
+// addSharedCommandDocument emits a shared Command document, its script,
+// its template resource and its Terraform counterpart.
+func addSharedCommandDocument(plan *Plan, files Files, resources map[string]json.RawMessage, tf *renderedTerraform, d sharedCommandDocument) error {
+	b, err := documents.MarshalIndent(d.Doc)
 	if err != nil {
 		return err
 	}
-	files[WindowsDiskshadowDir+"command-document.json"] = b
-	files[WindowsDiskshadowDir+"windows-diskshadow.ps1"] = documents.WindowsDiskshadowScript()
+	files[d.Dir+"command-document.json"] = b
+	files[d.Dir+d.Script] = d.Source
 	res, err := compactJSON(Resource{
 		Type: "AWS::SSM::Document",
 		Properties: documentProperties{
-			Name: plan.SharedName(WindowsDiskshadowDocument), DocumentType: "Command", DocumentFormat: "JSON",
-			UpdateMethod: "NewVersion", Content: doc,
-			Tags: []CFNTag{{Key: "ssm-backup:shared", Value: "windows-diskshadow"}},
+			Name: d.Name, DocumentType: "Command", DocumentFormat: "JSON",
+			UpdateMethod: "NewVersion", Content: d.Doc,
+			Tags: []CFNTag{{Key: "ssm-backup:shared", Value: d.Tag}},
 		},
 	})
 	if err != nil {
 		return err
 	}
-	resources[WindowsDiskshadowLogicalID] = res
+	resources[d.LogicalID] = res
 	var f terraformFragment
-	content, err := compactJSON(doc)
+	content, err := compactJSON(d.Doc)
 	if err != nil {
 		return err
 	}
-	f.resource(tfTypeDocument, tfName(WindowsDiskshadowLogicalID), tfDocument{
+	f.resource(tfTypeDocument, tfName(d.LogicalID), tfDocument{
 		Content:        tfLiteral(string(content)),
 		DocumentFormat: "JSON",
 		DocumentType:   "Command",
-		Name:           tfLiteral(plan.SharedName(WindowsDiskshadowDocument)),
-		Tags:           map[string]string{"ssm-backup:shared": "windows-diskshadow"},
+		Name:           tfLiteral(d.Name),
+		Tags:           map[string]string{"ssm-backup:shared": d.Tag},
 	})
 	return tf.add(f)
 }

@@ -10,24 +10,23 @@ import (
 	"github.com/ssm-backup/ssm-backup/policies"
 )
 
-// checkWindowsSupported reports what of a Windows policy this compiler
-// cannot compile yet, and the tags AWSEC2-CreateVssSnapshot cannot carry.
+// checkWindowsSupported reports what AWS's VSS document cannot do for a
+// Windows policy: the root volume alone, and tags it cannot carry.
 func checkWindowsSupported(p *policies.Policy) diag.Diagnostics {
 	var ds diag.Diagnostics
 	s := p.Spec
 	src := p.Source
-	unsupported := func(path, what string) {
-		ds = append(ds, unsupportedAt(src, path, what, "use the managed VSS path (the default) or \"consistency: stopped\""))
-	}
 	if s.Consistency != policies.Application {
 		return ds
 	}
-	for i, a := range s.Apps {
-		if a.Type != policies.SQLServer && a.Type != policies.Exchange {
-			// sqlserver and exchange are quiesced by their VSS writers;
-			// custom pre and post scripts are not run yet.
-			unsupported(fmt.Sprintf("spec.apps[%d].type", i), fmt.Sprintf("app type %q on Windows", a.Type))
-		}
+	if n := len(windowsHooks(s.Apps)); n > documents.MaxApps {
+		ds = append(ds, diag.Diagnostic{
+			Severity: diag.Error,
+			Summary:  fmt.Sprintf("%d custom apps; one run runs the hooks of at most %d", n, documents.MaxApps),
+			Detail:   "split the instances between policies, or pause related services with one pre and post hook",
+			Range:    src.Key("spec.apps"),
+			Path:     "spec.apps",
+		})
 	}
 	if s.EngineOrDefault() != policies.EngineSSM {
 		return ds // AWS Backup and DLM tag the snapshots themselves

@@ -2,6 +2,7 @@ package compiler_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -46,20 +47,6 @@ func TestWindowsVSSTagsRefused(t *testing.T) {
 	}
 	if strings.Contains(got, `"Team"`) {
 		t.Errorf("a plain tag was refused:\n%s", got)
-	}
-}
-
-// TestWindowsNotYetSupported: what the Windows path does not compile yet
-// stays an error, never silently ignored.
-func TestWindowsNotYetSupported(t *testing.T) {
-	for name, edit := range map[string][2]string{
-		"custom app": {"  tags:\n    Device: xvdf\n    Owner: a=b\n    Team: storage\n", "  apps: [{type: custom, pre: 'C:\\q\\pre.cmd', post: 'C:\\q\\post.cmd'}]\n"},
-	} {
-		src := strings.Replace(vssPolicy, edit[0], edit[1], 1)
-		res := compiler.Compile([]policies.File{{Name: "p.yaml", Data: []byte(src)}}, compiler.Options{Now: goldenNow})
-		if !strings.Contains(diagText(res.Diagnostics), "not yet supported") {
-			t.Errorf("%s: want a not-yet-supported error, got:\n%s", name, diagText(res.Diagnostics))
-		}
 	}
 }
 
@@ -150,4 +137,22 @@ func diagText(ds diag.Diagnostics) string {
 	var b strings.Builder
 	ds.Sorted().Print(&b)
 	return b.String()
+}
+
+// TestWindowsCustomHooksLimit: more custom apps than one run takes is an
+// error at spec.apps, not a failure to generate.
+func TestWindowsCustomHooksLimit(t *testing.T) {
+	var apps strings.Builder
+	apps.WriteString("  apps:\n")
+	for i := 0; i < 9; i++ {
+		fmt.Fprintf(&apps, "    - {type: custom, pre: 'C:\\hooks\\pre%d.cmd'}\n", i)
+	}
+	src := strings.Replace(vssPolicy, "  tags:\n    Device: xvdf\n    Owner: a=b\n    Team: storage\n", apps.String(), 1)
+	res := compiler.Compile([]policies.File{{Name: "p.yaml", Data: []byte(src)}}, compiler.Options{Now: goldenNow})
+	if got := diagText(res.Diagnostics); !strings.Contains(got, "p.yaml:14:3: error: 9 custom apps; one run runs the hooks of at most 8") {
+		t.Errorf("want the limit at spec.apps, got:\n%s", got)
+	}
+	if res.Files != nil {
+		t.Error("files were generated")
+	}
 }

@@ -111,11 +111,24 @@ func TestGeneratedPowerShellParses(t *testing.T) {
 	})
 	doc := WindowsDiskshadowCommand("d")
 	fromDoc := strings.Join(doc.MainSteps[0].Inputs.RunCommand, "\n") + "\n"
+	hooksRun := WindowsHooksRunCommand()
+	hooksValue, err := WindowsHooksParameter([]WindowsHook{{Pre: `C:\ssm-backup\pause.ps1`, Post: `C:\ssm-backup\resume.ps1`, TimeoutSeconds: 120}, {Pre: `D:\app 1\flush.cmd`, TimeoutSeconds: 30}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hooksSamples := map[string]string{HooksParamPolicyName: "erp", HooksParamRunID: "4105a4fc-f944-11e6-9d32-0123456789ab", HooksParamAction: "post", HooksParamHooks: hooksValue}
+	hooksResolved := regexp.MustCompile(`\{\{ (\w+) \}\}`).ReplaceAllStringFunc(hooksRun, func(m string) string {
+		return hooksSamples[strings.Trim(m, "{} ")]
+	})
 	got := parsePowerShell(t, map[string]string{
 		"windows-diskshadow.ps1": windowsDiskshadowScript,
 		"run-command.ps1":        run,
 		"resolved.ps1":           resolved,
 		"document.ps1":           fromDoc,
+		"windows-hooks.ps1":      windowsHooksScript,
+		"hooks-run-command.ps1":  hooksRun,
+		"hooks-resolved.ps1":     hooksResolved,
+		"hooks-document.ps1":     strings.Join(WindowsHooksCommand("d").MainSteps[0].Inputs.RunCommand, "\n") + "\n",
 	})
 	for name, r := range got {
 		if !r.OK {
@@ -192,5 +205,75 @@ func TestDiskshadowDocumentParameters(t *testing.T) {
 		!regexp.MustCompile(p).MatchString("vol-0123456789abcdef0,vol-0fedcba98") || regexp.MustCompile(p).MatchString("") ||
 		regexp.MustCompile(p).MatchString("vol-0123456789abcdef0;Remove-Item") {
 		t.Errorf("ExcludeDataVolumeIds pattern %s admits or refuses the wrong values", p)
+	}
+}
+
+// TestWindowsHooksDocument checks the hooks document's parameters (every
+// one the run command reads is declared and admits no quote), the Hooks
+// pattern against the policy language's Windows paths, the encoder's
+// refusals, and the rules of the script: a post hook recorded as due
+// before its pre hook starts, claimed by a rename so it runs once, due
+// posts run last first, and the pre action releasing an earlier run's due
+// posts before pausing anything.
+func TestWindowsHooksDocument(t *testing.T) {
+	doc := WindowsHooksCommand("d")
+	for _, m := range regexp.MustCompile(`\{\{ (\w+) \}\}`).FindAllStringSubmatch(WindowsHooksRunCommand(), -1) {
+		p, ok := doc.Parameters[m[1]]
+		if !ok {
+			t.Errorf("{{ %s }} is not a parameter", m[1])
+			continue
+		}
+		if p.AllowedPattern == "" && len(p.AllowedValues) == 0 {
+			t.Errorf("%s has neither allowedPattern nor allowedValues", m[1])
+		}
+		if p.AllowedPattern != "" && regexp.MustCompile(p.AllowedPattern).MatchString("a'b") {
+			t.Errorf("%s admits a single quote", m[1])
+		}
+	}
+	re := regexp.MustCompile(doc.Parameters[HooksParamHooks].AllowedPattern)
+	for _, ok := range []string{`C:\a.cmd||1`, `C:\ssm-backup\pause.ps1|C:\ssm-backup\resume.ps1|3600;D:\app 1\x.exe||30`} {
+		if !re.MatchString(ok) {
+			t.Errorf("the Hooks pattern refuses %q", ok)
+		}
+	}
+	for _, bad := range []string{"", `C:\a.cmd|`, `C:\a.cmd||0`, `C:\a.cmd||30;`, `relative\a.cmd||30`, `C:\a'b.cmd||30`, `C:\a.cmd|C:\b;c.cmd|30`, `C:\a$(x).cmd||30`, `C:\..\a.cmd||30x`} {
+		if re.MatchString(bad) {
+			t.Errorf("the Hooks pattern admits %q", bad)
+		}
+	}
+	for name, hooks := range map[string][]WindowsHook{
+		"none":        nil,
+		"zero bound":  {{Pre: `C:\a.cmd`}},
+		"long bound":  {{Pre: `C:\a.cmd`, TimeoutSeconds: 3601}},
+		"quote":       {{Pre: `C:\it's.cmd`, TimeoutSeconds: 5}},
+		"not windows": {{Pre: "/usr/local/sbin/quiesce", TimeoutSeconds: 5}},
+		"too many":    make([]WindowsHook, MaxApps+1),
+	} {
+		if v, err := WindowsHooksParameter(hooks); err == nil {
+			t.Errorf("%s: encoded as %q, want an error", name, v)
+		}
+	}
+	script := windowsHooksScript
+	order := func(what string, parts ...string) {
+		last := -1
+		for _, p := range parts {
+			i := strings.Index(script, p)
+			if i < 0 || i < last {
+				t.Errorf("%s: %q missing or out of order", what, p)
+				return
+			}
+			last = i
+		}
+	}
+	order("the post hook is due before the pre hook starts", `Join-Path $state "due.$i"`, `Invoke-Hook 'pre' $hook.Pre $hook.Seconds`)
+	order("the pre action releases an earlier run first", `if ($action -eq 'pre') {`, `$left = Invoke-DuePosts`, `for ($i = 0; $i -lt $hooks.Count; $i++)`)
+	order("a due post is claimed before it runs", `Move-Item -LiteralPath $record.FullName -Destination $claimed`, `Invoke-Hook 'post' $fields[1]`)
+	for _, want := range []string{"-Descending", "taskkill.exe') /PID $proc.Id /T /F", "$proc.WaitForExit($Seconds * 1000)"} {
+		if !strings.Contains(script, want) {
+			t.Errorf("the hooks script lacks %q", want)
+		}
+	}
+	if !strings.Contains(script, "'"+windowsHookPath+"'") {
+		t.Error("the script's path pattern is not the document's")
 	}
 }

@@ -144,6 +144,11 @@ func (v *validator) engineCommon(e Engine) {
 	if r := s.Retention; r != nil && r.MaxAge != nil && r.MaxAge.Value%day != 0 {
 		v.errorf("spec.retention.maxAge", "write whole days, e.g. 30d", "retention maxAge %s is not a whole number of days, which %s keeps snapshots by", r.MaxAge, EngineTitle(e))
 	}
+	for i, a := range s.Apps {
+		if v.platform == Windows && a.Type == Custom {
+			v.cannotValue(fmt.Sprintf("spec.apps[%d].type", i), e, "on Windows it runs AWS's VSS components only, which run no custom pre and post hooks", "a custom app on windows", EngineSSM)
+		}
+	}
 	if w := s.Windows; w != nil && v.src.Has("spec.windows") {
 		if v.given("spec.windows.vss") && w.VSS == "diskshadow" {
 			v.cannotValue("spec.windows.vss", e, "it runs AWS's VSS components (AWSEC2-CreateVssSnapshot) only", "vss diskshadow", EngineSSM)

@@ -1,0 +1,199 @@
+# ssm-backup windows-diskshadow.ps1: VSS-consistent EBS snapshots of a
+# Windows instance's own volumes with DISKSHADOW, for hosts that cannot use
+# AWS's AwsVssComponents.
+#
+# 1. Before anything is frozen: instance metadata (IMDSv2), the EC2 module
+#    of AWS Tools for PowerShell, the NTFS volumes on EBS disks, the
+#    DISKSHADOW script, and the CreateSnapshots request.
+# 2. DISKSHADOW adds every one of those volumes to ONE shadow set and
+#    creates it: VSS freezes the writers and the volumes for the shadow
+#    copy (VSS's own limit is ten seconds) and thaws them.
+# 3. While the backup session stays open, DISKSHADOW's EXEC step signals
+#    this process, which makes exactly one request, CreateSnapshots of the
+#    instance's volumes, and tells DISKSHADOW at once to go on: the
+#    snapshot holds the consistent shadow copies, which a restore reverts
+#    to (each snapshot is tagged ssm-backup:vss-shadow-set with its id).
+#    DISKSHADOW then deletes the shadow set from the live volumes and ends
+#    the backup, so the writers learn the backup is complete.
+#
+# The caller defines $SsmBackup (a hashtable) before this text:
+#   PolicyName, RunId, Volumes ('all', 'data': no boot disk, 'root': the
+#   boot disk only), ExcludeDataVolumeIds (with root: the instance's data
+#   volume ids joined by commas, listed by the runbook; else 'none'), CopyOnly,
+#   NoWriters, Description, and Tags ("Key=k,Value=v;Key=k2,Value=v2", the
+#   document's allowedPattern admits no other form).
+# The last line of output is one JSON object: snapshot ids, volumes,
+# shadow set id, durations.
+$ErrorActionPreference = 'Stop'
+Set-StrictMode -Version 3.0
+
+function Fail([string]$Message) {
+    [Console]::Error.WriteLine("ssm-backup: $Message")
+    exit 1
+}
+
+$policy = $SsmBackup.PolicyName
+if ($policy -notmatch '^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$') { Fail "invalid policy name '$policy'" }
+
+# --- 1. Everything that can be done before the freeze ---------------------
+$imds = if ($env:AWS_EC2_METADATA_SERVICE_ENDPOINT) { $env:AWS_EC2_METADATA_SERVICE_ENDPOINT.TrimEnd('/') } else { 'http://169.254.169.254' }
+try {
+    $token = Invoke-RestMethod -Method Put -Uri "$imds/latest/api/token" -Headers @{ 'X-aws-ec2-metadata-token-ttl-seconds' = '600' } -TimeoutSec 5
+    $meta = @{ 'X-aws-ec2-metadata-token' = $token }
+    $instanceId = Invoke-RestMethod -Uri "$imds/latest/meta-data/instance-id" -Headers $meta -TimeoutSec 5
+    $region = Invoke-RestMethod -Uri "$imds/latest/meta-data/placement/region" -Headers $meta -TimeoutSec 5
+} catch {
+    Fail "instance metadata is not reachable at ${imds}: $($_.Exception.Message)"
+}
+
+$module = @('AWS.Tools.EC2', 'AWSPowerShell', 'AWSPowerShell.NetCore') | Where-Object { Get-Module -ListAvailable -Name $_ } | Select-Object -First 1
+if (-not $module) { Fail 'AWS Tools for PowerShell (AWS.Tools.EC2 or AWSPowerShell) is not installed; install it, or use windows.vss: managed' }
+Import-Module $module
+$endpoint = @{}
+foreach ($name in 'AWS_ENDPOINT_URL_EC2', 'AWS_ENDPOINT_URL') {
+    $value = [Environment]::GetEnvironmentVariable($name)
+    if ($value) { $endpoint = @{ EndpointUrl = $value }; break }
+}
+
+# NTFS volumes on EBS disks. An EBS disk is an NVMe disk whose serial number
+# is its volume id ("vol0123..."), or a Xen PV disk; instance store is left
+# out. Volumes 'data' leaves out the disk holding the boot or system
+# volume; 'root' keeps that disk only, and CreateSnapshots excludes the
+# data volumes the runbook listed.
+$mode = $SsmBackup.Volumes
+if ($mode -notin @('all', 'data', 'root')) { Fail "invalid Volumes '$mode'" }
+$excludeIds = @()
+if ($SsmBackup.ExcludeDataVolumeIds -and $SsmBackup.ExcludeDataVolumeIds -ne 'none') { $excludeIds = @($SsmBackup.ExcludeDataVolumeIds -split ',') }
+if ($excludeIds.Count -gt 0 -and $mode -ne 'root') { Fail 'ExcludeDataVolumeIds is given with Volumes root only' }
+$volumes = @()
+foreach ($disk in Get-Disk) {
+    $ebs = ($disk.SerialNumber -match '^vol[0-9a-f]{8,17}') -or ($disk.FriendlyName -match 'AWS PVDISK|XENSRC PVDISK')
+    if (-not $ebs) { continue }
+    $boot = $disk.IsBoot -or $disk.IsSystem
+    if ($mode -eq 'root' -and -not $boot) {
+        # A data disk the runbook did not list was attached since: the
+        # snapshot set would hold it without its shadow copy.
+        if ($disk.SerialNumber -match '^vol([0-9a-f]{8,17})' -and ('vol-' + $Matches[1]) -notin $excludeIds) {
+            Fail "data volume vol-$($Matches[1]) was attached after the runbook listed the instance's volumes; run the backup again"
+        }
+        continue
+    }
+    if ($mode -eq 'data' -and $boot) { continue }
+    foreach ($partition in Get-Partition -DiskNumber $disk.Number -ErrorAction SilentlyContinue) {
+        $volume = $partition | Get-Volume -ErrorAction SilentlyContinue
+        if (-not $volume -or $volume.FileSystem -ne 'NTFS') { continue }
+        $path = $partition.AccessPaths | Where-Object { $_ -match '^[A-Za-z]:\\' -or $_ -match '^[A-Za-z]:\\.+\\$' } | Select-Object -First 1
+        if (-not $path) { $path = $partition.AccessPaths | Where-Object { $_ -like '\\?\Volume*' } | Select-Object -First 1 }
+        if ($path) { $volumes += $path }
+    }
+}
+$volumes = @($volumes | Sort-Object -Unique)
+if ($volumes.Count -eq 0) { Fail "no NTFS volume on an EBS disk was found (Volumes $mode)" }
+if ($volumes.Count -gt 64) { Fail "$($volumes.Count) volumes: a shadow set holds at most 64" }
+
+$work = Join-Path ([System.IO.Path]::GetTempPath()) ("ssm-backup-" + [guid]::NewGuid().ToString('N'))
+New-Item -ItemType Directory -Path $work | Out-Null
+$ready = Join-Path $work 'ready'
+$done = Join-Path $work 'done'
+$failed = Join-Path $work 'failed'
+
+# The EXEC step: report the shadow set, then wait (at most two minutes) for
+# this process to make the snapshot call.
+$signal = Join-Path $work 'signal.cmd'
+@(
+    '@echo off',
+    "echo %VSS_SHADOW_SET%> `"$ready`"",
+    'set /a n=0',
+    ':wait',
+    "if exist `"$done`" exit /b 0",
+    "if exist `"$failed`" exit /b 1",
+    'set /a n+=1',
+    'if %n% geq 1200 exit /b 1',
+    'ping -n 1 -w 100 192.0.2.1 >nul',
+    'goto wait'
+) | Set-Content -Path $signal -Encoding Ascii
+
+# CLIENTACCESSIBLE shadow copies (persistent, with the writers) are the
+# ones DISKSHADOW's REVERT can return a restored volume to; without the
+# writers only PERSISTENT NOWRITERS exists, whose copy a restore exposes and
+# copies files from.
+$context = 'SET CONTEXT CLIENTACCESSIBLE'
+if ($SsmBackup.NoWriters -eq 'True') { $context = 'SET CONTEXT PERSISTENT NOWRITERS' }
+$script = @('SET VERBOSE ON', $context)
+if ($SsmBackup.CopyOnly -eq 'True') { $script += 'SET OPTION COPY' }
+$script += "SET METADATA `"$(Join-Path $work 'backup.cab')`""
+$script += 'BEGIN BACKUP'
+$i = 0
+foreach ($v in $volumes) { $script += "ADD VOLUME `"$v`" ALIAS ssmb$i"; $i++ }
+$script += @('CREATE', "EXEC `"$signal`"", 'DELETE SHADOWS SET %VSS_SHADOW_SET%', 'END BACKUP', 'EXIT')
+$dsh = Join-Path $work 'backup.dsh'
+$script | Set-Content -Path $dsh -Encoding Ascii
+
+$tags = @(
+    @{ Key = 'ssm-backup:policy'; Value = $policy },
+    @{ Key = 'ssm-backup:instance-id'; Value = $instanceId },
+    @{ Key = 'ssm-backup:consistency'; Value = 'application' }
+)
+if ($SsmBackup.RunId) { $tags += @{ Key = 'ssm-backup:run-id'; Value = $SsmBackup.RunId } }
+foreach ($pair in ($SsmBackup.Tags -split ';')) {
+    if (-not $pair) { continue }
+    if ($pair -notmatch '^Key=([^,=;]+),Value=([^,=;]*)$') { Fail "invalid tag '$pair'" }
+    $tags += @{ Key = $Matches[1]; Value = $Matches[2] }
+}
+$tagSpec = New-Object Amazon.EC2.Model.TagSpecification
+$tagSpec.ResourceType = 'snapshot'
+foreach ($t in $tags) { $tagSpec.Tags.Add((New-Object Amazon.EC2.Model.Tag -ArgumentList $t.Key, $t.Value)) }
+$request = @{
+    InstanceSpecification_InstanceId        = $instanceId
+    InstanceSpecification_ExcludeBootVolume = ($mode -eq 'data')
+    Description                             = $SsmBackup.Description
+    TagSpecification                        = $tagSpec
+    Region                                  = $region
+}
+if ($excludeIds.Count -gt 0) { $request.InstanceSpecification_ExcludeDataVolumeId = [string[]]$excludeIds }
+
+# --- 2. and 3. The shadow set, and the one request ------------------------
+$clock = [System.Diagnostics.Stopwatch]::StartNew()
+$log = Join-Path $work 'diskshadow.log'
+$proc = Start-Process -FilePath "$env:SystemRoot\System32\diskshadow.exe" -ArgumentList '/s', "`"$dsh`"", '/l', "`"$log`"" -NoNewWindow -PassThru
+$null = $proc.Handle # without an open handle, ExitCode stays empty after the process ends
+while (-not (Test-Path $ready)) {
+    if ($proc.HasExited) {
+        Get-Content -Path $log -ErrorAction SilentlyContinue | Write-Output
+        Fail "DISKSHADOW ended with exit code $($proc.ExitCode) before the shadow set was created"
+    }
+    if ($clock.Elapsed.TotalSeconds -gt 600) { $proc.Kill(); Fail 'DISKSHADOW did not create the shadow set within 10 minutes' }
+    Start-Sleep -Milliseconds 50
+}
+$shadowSet = (Get-Content -Path $ready -Raw).Trim().Trim('{', '}')
+$createdAt = $clock.Elapsed.TotalSeconds
+$callStart = $clock.Elapsed.TotalSeconds
+try {
+    if ($shadowSet -notmatch '^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$') {
+        throw "DISKSHADOW reported the shadow set id '$shadowSet', not a GUID"
+    }
+    # A restore finds the shadow copies to revert to by this tag.
+    $tagSpec.Tags.Add((New-Object Amazon.EC2.Model.Tag -ArgumentList 'ssm-backup:vss-shadow-set', $shadowSet))
+    $response = New-EC2SnapshotBatch @request @endpoint
+    New-Item -ItemType File -Path $done | Out-Null
+} catch {
+    New-Item -ItemType File -Path $failed | Out-Null
+    $callError = $_.Exception.Message
+}
+$callSeconds = $clock.Elapsed.TotalSeconds - $callStart
+$proc.WaitForExit(300000) | Out-Null
+Get-Content -Path $log -ErrorAction SilentlyContinue | Write-Output
+Remove-Item -Path $work -Recurse -Force -ErrorAction SilentlyContinue
+if (Test-Path variable:callError) { Fail "CreateSnapshots failed: $callError" }
+if ($proc.ExitCode -ne 0) { Fail "DISKSHADOW ended with exit code $($proc.ExitCode) after the snapshots were requested: the shadow set may remain; check vssadmin list shadows" }
+
+[pscustomobject]@{
+    snapshotIds     = @($response | ForEach-Object { $_.SnapshotId })
+    volumes         = $volumes
+    volumeSet       = $mode
+    excludedVolumes = $excludeIds
+    shadowSetId     = $shadowSet
+    shadowSeconds   = [math]::Round($createdAt, 3)
+    requestSeconds  = [math]::Round($callSeconds, 3)
+    consistency     = 'application'
+} | ConvertTo-Json -Compress
