@@ -36,10 +36,6 @@ func CheckSupported(ps []*policies.Policy) diag.Diagnostics {
 		if s.Platform == policies.Windows {
 			ds = append(ds, checkWindowsSupported(p)...) // windows_support.go
 		}
-		if s.Volumes == policies.RootVolume && !rootVolumeCompiles(s) {
-			ds = append(ds, unsupportedAt(src, "spec.volumes", fmt.Sprintf("volumes \"root\" with \"consistency: %s\" on %s", s.Consistency, s.Platform),
-				"use \"consistency: stopped\" (stop, snapshot, start) or \"crash\" for the root volume alone, or \"volumes: all\" to quiesce the applications and freeze the data file systems"))
-		}
 		if s.Platform == policies.Linux {
 			ds = append(ds, checkLinuxApps(p)...)
 		}
@@ -50,23 +46,6 @@ func CheckSupported(ps []*policies.Policy) diag.Diagnostics {
 		}
 	}
 	return ds
-}
-
-// rootVolumeCompiles tells whether "volumes: root" compiles with the
-// policy's consistency: stopped on either platform, crash on Linux (the
-// runbook's root-only CreateSnapshots; validation refuses a running
-// Windows root volume without VSS), and VSS on Windows, which
-// checkWindowsSupported narrows to DISKSHADOW. The other engines refuse
-// root volumes in validation.
-func rootVolumeCompiles(s policies.Spec) bool {
-	switch {
-	case s.Consistency == policies.Stopped, s.EngineOrDefault() != policies.EngineSSM:
-		return true
-	case s.Platform == policies.Linux:
-		return s.Consistency == policies.Crash
-	default:
-		return s.Consistency == policies.Application
-	}
 }
 
 // checkLinuxApps reports the limits of the on-instance script that the

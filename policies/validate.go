@@ -1131,10 +1131,13 @@ func (v *validator) warnings() {
 		if v.src.Has("spec.volumes") {
 			p = "spec.volumes"
 		}
-		advice := "use \"volumes: data\" to leave it out, or accept that its snapshot is only crash-consistent"
 		if v.volumes == RootVolume {
-			advice = "only the root volume is snapshotted, so nothing the freeze covers is in the snapshot; use \"consistency: stopped\" for a consistent root volume, or \"crash\" to say what you get"
+			v.errorf(p, "the script freezes data file systems only, never / (the script and the SSM agent run from it), so the root volume alone would be snapshotted while it is written; "+
+				"use \"consistency: crash\" to say so, \"consistency: stopped\" for a consistent root volume, or \"volumes: all\" to snapshot it with the quiesced data volumes",
+				"volumes root with consistency %s on linux: the root file system cannot be frozen", v.consistency)
+			return
 		}
+		advice := "use \"volumes: data\" to leave it out, or accept that its snapshot is only crash-consistent"
 		v.warnf(WarnRootNotFrozen, v.src.Value(p), p,
 			fmt.Sprintf("consistency %s freezes data file systems but never / (the script and the SSM agent run from it), so the root volume is snapshotted while it is written; %s", v.consistency, advice),
 			"the root file system is not frozen: with volumes %s, the root volume's snapshot is crash-consistent only", v.volumes)
