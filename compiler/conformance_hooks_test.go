@@ -112,31 +112,8 @@ func windowsHooksProblems(runbook any) []string {
 		out = append(out, steps[snapshot]["name"].(string)+": its success does not go straight to the post hooks")
 	}
 	// From the pre hooks, no path ends before a post-hooks step.
-	var endsWithoutPost func(i int, seen map[int]bool) bool
-	endsWithoutPost = func(i int, seen map[int]bool) bool {
-		if seen[i] {
-			return false
-		}
-		seen[i] = true
-		succ, fail := confNext(steps, i)
-		for _, n := range append(succ, fail...) {
-			if n == "" {
-				return true
-			}
-			j, ok := byName[n]
-			if !ok {
-				out = append(out, steps[i]["name"].(string)+": goes to "+n+", which is no step")
-				continue
-			}
-			if hookAction(steps[j]) == documents.HookActionPost && j != i {
-				continue
-			}
-			if endsWithoutPost(j, seen) {
-				return true
-			}
-		}
-		return false
-	}
+	isPost := func(s map[string]any) bool { return hookAction(s) == documents.HookActionPost }
+	endsWithoutPost := func(i int, seen map[int]bool) bool { return confEndsAvoiding(steps, i, isPost, seen, &out) }
 	if endsWithoutPost(pre, map[int]bool{}) {
 		out = append(out, steps[pre]["name"].(string)+": a path from the pre hooks ends without running the post hooks")
 	}

@@ -58,6 +58,36 @@ func confNext(steps []map[string]any, i int) (success []string, failure []string
 	return success, failure
 }
 
+// confEndsAvoiding reports a path from step i to the end of the runbook
+// that passes no step guard takes (i itself included); a step that goes
+// to no step is reported in out.
+func confEndsAvoiding(steps []map[string]any, i int, guard func(map[string]any) bool, seen map[int]bool, out *[]string) bool {
+	if guard(steps[i]) || seen[i] {
+		return false
+	}
+	seen[i] = true
+	byName := map[string]int{}
+	for k, s := range steps {
+		name, _ := s["name"].(string)
+		byName[name] = k
+	}
+	succ, fail := confNext(steps, i)
+	for _, n := range append(succ, fail...) {
+		if n == "" {
+			return true
+		}
+		j, ok := byName[n]
+		if !ok {
+			*out = append(*out, steps[i]["name"].(string)+": goes to "+n+", which is no step")
+			continue
+		}
+		if confEndsAvoiding(steps, j, guard, seen, out) {
+			return true
+		}
+	}
+	return false
+}
+
 func confSteps(runbook any) []map[string]any {
 	top, _ := runbook.(map[string]any)
 	var out []map[string]any
@@ -98,32 +128,8 @@ func stoppedRunbookProblems(runbook any) []string {
 		return s["action"] == "aws:changeInstanceState" && in["DesiredState"] == "stopped"
 	}
 	next := func(i int) ([]string, []string) { return confNext(steps, i) }
-	// reachesEndWithoutStart reports a path from step i to the end that
-	// passes no start step.
-	var walk func(i int, seen map[int]bool) bool
-	walk = func(i int, seen map[int]bool) bool {
-		if isStart(steps[i]) {
-			return false
-		}
-		if seen[i] {
-			return false
-		}
-		seen[i] = true
-		succ, fail := next(i)
-		for _, n := range append(succ, fail...) {
-			if n == "" {
-				return true
-			}
-			j, ok := byName[n]
-			if !ok {
-				out = append(out, steps[i]["name"].(string)+": goes to "+n+", which is no step")
-				continue
-			}
-			if walk(j, seen) {
-				return true
-			}
-		}
-		return false
+	walk := func(i int, seen map[int]bool) bool {
+		return confEndsAvoiding(steps, i, func(s map[string]any) bool { return isStart(s) }, seen, &out)
 	}
 	stops := 0
 	for i, s := range steps {

@@ -144,20 +144,7 @@ func TestGeneratedPowerShellParses(t *testing.T) {
 // snapshot call, the shadow set deleted and the backup ended after it.
 func TestDiskshadowDocumentParameters(t *testing.T) {
 	doc := WindowsDiskshadowCommand("d")
-	run := WindowsDiskshadowRunCommand()
-	for _, m := range regexp.MustCompile(`\{\{ (\w+) \}\}`).FindAllStringSubmatch(run, -1) {
-		p, ok := doc.Parameters[m[1]]
-		if !ok {
-			t.Errorf("{{ %s }} is not a parameter", m[1])
-			continue
-		}
-		if p.AllowedPattern == "" && len(p.AllowedValues) == 0 {
-			t.Errorf("%s has neither allowedPattern nor allowedValues", m[1])
-		}
-		if p.AllowedPattern != "" && regexp.MustCompile(p.AllowedPattern).MatchString("a'b") {
-			t.Errorf("%s admits a single quote", m[1])
-		}
-	}
+	checkQuotedParameters(t, doc, WindowsDiskshadowRunCommand())
 	if !regexp.MustCompile(patternVSSTags).MatchString("Key=CostCenter,Value=it ops;Key=Name,Value=") {
 		t.Error("the tags pattern refuses valid tags")
 	}
@@ -217,19 +204,7 @@ func TestDiskshadowDocumentParameters(t *testing.T) {
 // posts before pausing anything.
 func TestWindowsHooksDocument(t *testing.T) {
 	doc := WindowsHooksCommand("d")
-	for _, m := range regexp.MustCompile(`\{\{ (\w+) \}\}`).FindAllStringSubmatch(WindowsHooksRunCommand(), -1) {
-		p, ok := doc.Parameters[m[1]]
-		if !ok {
-			t.Errorf("{{ %s }} is not a parameter", m[1])
-			continue
-		}
-		if p.AllowedPattern == "" && len(p.AllowedValues) == 0 {
-			t.Errorf("%s has neither allowedPattern nor allowedValues", m[1])
-		}
-		if p.AllowedPattern != "" && regexp.MustCompile(p.AllowedPattern).MatchString("a'b") {
-			t.Errorf("%s admits a single quote", m[1])
-		}
-	}
+	checkQuotedParameters(t, doc, WindowsHooksRunCommand())
 	re := regexp.MustCompile(doc.Parameters[HooksParamHooks].AllowedPattern)
 	for _, ok := range []string{`C:\a.cmd||1`, `C:\ssm-backup\pause.ps1|C:\ssm-backup\resume.ps1|3600;D:\app 1\x.exe||30`} {
 		if !re.MatchString(ok) {
@@ -275,5 +250,30 @@ func TestWindowsHooksDocument(t *testing.T) {
 	}
 	if !strings.Contains(script, "'"+windowsHookPath+"'") {
 		t.Error("the script's path pattern is not the document's")
+	}
+}
+
+// checkQuotedParameters checks that every {{ parameter }} the run command
+// reads is declared and bounded, and that none admits a single quote: the
+// values are pasted into single-quoted PowerShell strings.
+func checkQuotedParameters(t *testing.T, doc CommandDocument, run string) {
+	t.Helper()
+	found := 0
+	for _, m := range regexp.MustCompile(`\{\{ (\w+) \}\}`).FindAllStringSubmatch(run, -1) {
+		found++
+		p, ok := doc.Parameters[m[1]]
+		if !ok {
+			t.Errorf("{{ %s }} is not a parameter", m[1])
+			continue
+		}
+		if p.AllowedPattern == "" && len(p.AllowedValues) == 0 {
+			t.Errorf("%s has neither allowedPattern nor allowedValues", m[1])
+		}
+		if p.AllowedPattern != "" && regexp.MustCompile(p.AllowedPattern).MatchString("a'b") {
+			t.Errorf("%s admits a single quote", m[1])
+		}
+	}
+	if found == 0 {
+		t.Error("the run command reads no parameter")
 	}
 }

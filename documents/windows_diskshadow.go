@@ -82,13 +82,25 @@ func WindowsDiskshadowCommand(description string) CommandDocument {
 // WindowsDiskshadowRunCommand is the PowerShell the document runs: the
 // parameters as single-quoted strings in $SsmBackup, then the script.
 func WindowsDiskshadowRunCommand() string {
+	fields := [][2]string{}
+	for _, p := range []string{DiskshadowParamPolicyName, DiskshadowParamRunID, DiskshadowParamVolumes, DiskshadowParamExcludeDataVolume, DiskshadowParamCopyOnly, DiskshadowParamNoWriters, DiskshadowParamDescription} {
+		fields = append(fields, [2]string{p, p})
+	}
+	return powerShellRunCommand(append(fields, [2]string{"Tags", DiskshadowParamTags}), windowsDiskshadowScript)
+}
+
+// powerShellRunCommand is a script preceded by the hashtable $SsmBackup
+// that it reads its inputs from: each field (key, document parameter)
+// holds the parameter as a single-quoted string, which is why every
+// parameter's allowedPattern excludes the quote.
+func powerShellRunCommand(fields [][2]string, script string) string {
 	var b strings.Builder
 	b.WriteString("$SsmBackup = @{\n")
-	for _, p := range []string{DiskshadowParamPolicyName, DiskshadowParamRunID, DiskshadowParamVolumes, DiskshadowParamExcludeDataVolume, DiskshadowParamCopyOnly, DiskshadowParamNoWriters, DiskshadowParamDescription} {
-		b.WriteString("    " + p + " = '{{ " + p + " }}'\n")
+	for _, f := range fields {
+		b.WriteString("    " + f[0] + " = '{{ " + f[1] + " }}'\n")
 	}
-	b.WriteString("    Tags = '{{ " + DiskshadowParamTags + " }}'\n}\n")
-	b.WriteString(windowsDiskshadowScript)
+	b.WriteString("}\n")
+	b.WriteString(script)
 	return b.String()
 }
 

@@ -108,14 +108,11 @@ func WindowsHooksCommand(description string) CommandDocument {
 // WindowsHooksRunCommand is the PowerShell the document runs: the
 // parameters as single-quoted strings in $SsmBackup, then the script.
 func WindowsHooksRunCommand() string {
-	var b strings.Builder
-	b.WriteString("$SsmBackup = @{\n")
+	var fields [][2]string
 	for _, p := range []string{HooksParamPolicyName, HooksParamRunID, HooksParamAction, HooksParamHooks} {
-		b.WriteString("    " + p + " = '{{ " + p + " }}'\n")
+		fields = append(fields, [2]string{p, p})
 	}
-	b.WriteString("}\n")
-	b.WriteString(windowsHooksScript)
-	return b.String()
+	return powerShellRunCommand(fields, windowsHooksScript)
 }
 
 // WindowsHooksScript returns the script's source.
