@@ -343,7 +343,7 @@ func writeWindowsPrerequisites(b *strings.Builder, p *PolicyPlan) {
 			policies.DataVolumes: "every NTFS volume on an EBS data disk (the boot disk is left out)",
 			policies.RootVolume:  "the NTFS volumes of the boot disk only (the runbook first lists the data volumes, which the CreateSnapshots request excludes by id)",
 		}[p.Volumes]
-		fmt.Fprintf(b, "- **VSS:** DISKSHADOW on the instance (document `%s`): %s in one shadow set (copy-only %s, application writers %s); VSS freezes the writers for the shadow copy (at most ten seconds), and the one CreateSnapshots request is made while the backup session is open; the shadow set is then deleted from the live volumes and stays in the snapshots\n",
+		fmt.Fprintf(b, "- **VSS:** DISKSHADOW on the instance (document `%s`): %s in one shadow set (copy-only %s, application writers %s); VSS freezes the writers for the shadow copy (at most ten seconds), and the one CreateSnapshots request is made in DISKSHADOW's EXEC step right after; the shadow set is then deleted from the live volumes (also when the request fails) and stays in the snapshots\n",
 			p.SharedName(WindowsDiskshadowDocument), set, yesNo(w.CopyOnly), map[bool]string{true: "excluded (noWriters)", false: "included"}[w.NoWriters])
 		how := "revert each restored volume to its shadow copy in that set (DISKSHADOW `revert`)"
 		if w.NoWriters {

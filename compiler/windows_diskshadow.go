@@ -23,7 +23,7 @@ func (p *PolicyPlan) usesDiskshadow() bool {
 }
 
 func windowsDiskshadowCommand() documents.CommandDocument {
-	return documents.WindowsDiskshadowCommand("ssm-backup: VSS-consistent EBS snapshots of a Windows instance's volumes with DISKSHADOW (one shadow set of every NTFS volume on EBS, one CreateSnapshots while the backup session is open), taken on the instance. Run by the backup runbook of each DISKSHADOW policy, which passes the policy's settings.")
+	return documents.WindowsDiskshadowCommand("ssm-backup: VSS-consistent EBS snapshots of a Windows instance's volumes with DISKSHADOW (one shadow set of the NTFS volumes on EBS, one CreateSnapshots in DISKSHADOW's EXEC step right after the shadow copies are made), taken on the instance. Run by the backup runbook of each DISKSHADOW policy, which passes the policy's settings.")
 }
 
 // diskshadowParameters are the values a runbook passes to the document.
@@ -70,7 +70,7 @@ func buildWindowsDiskshadowRunbook(p *PolicyPlan) documents.AutomationDocument {
 	doc.MainSteps = append(steps, documents.AutomationStep{
 		Name:           "takeSnapshots",
 		Action:         "aws:runCommand",
-		Description:    "DISKSHADOW: one shadow set of every NTFS volume on EBS, one CreateSnapshots while the backup is open, delete the shadow set, end the backup — on the instance.",
+		Description:    "DISKSHADOW: one shadow set of the NTFS volumes on EBS, one CreateSnapshots right after it is made, then the shadow set deleted from the live volumes — on the instance.",
 		OnFailure:      "Abort",
 		TimeoutSeconds: documents.DiskshadowTimeoutSeconds + 60,
 		Inputs: runCommandInputs{

@@ -162,6 +162,19 @@ func TestDiskshadowDocumentParameters(t *testing.T) {
 		}
 		last = i
 	}
+	// A copy backup is DISKSHADOW's default: BEGIN and END BACKUP (a full
+	// backup) only when CopyOnly is False; there is no SET OPTION COPY.
+	for _, want := range []string{"$full = $SsmBackup.CopyOnly -ne 'True'", "if ($full) { $script += 'BEGIN BACKUP' }", "if ($full) { $script += 'END BACKUP' }"} {
+		if !strings.Contains(windowsDiskshadowScript, want) {
+			t.Errorf("the script lacks %q", want)
+		}
+	}
+	if strings.Contains(windowsDiskshadowScript, "SET OPTION COPY") {
+		t.Error("SET OPTION COPY is no DISKSHADOW option")
+	}
+	// A failed EXEC ends DISKSHADOW before DELETE SHADOWS SET: the script
+	// deletes the set itself.
+	inOrder(t, windowsDiskshadowScript, "the shadow set is deleted when DISKSHADOW failed", "New-EC2SnapshotBatch @request", "if ($proc.ExitCode -ne 0 -and $shadowSet", `"DELETE SHADOWS SET {$shadowSet}"`, `Fail "CreateSnapshots failed`)
 	if n := strings.Count(windowsDiskshadowScript, "New-EC2SnapshotBatch"); n != 1 {
 		t.Errorf("%d snapshot calls, want exactly one", n)
 	}
@@ -229,21 +242,12 @@ func TestWindowsHooksDocument(t *testing.T) {
 		}
 	}
 	script := windowsHooksScript
-	order := func(what string, parts ...string) {
-		last := -1
-		for _, p := range parts {
-			i := strings.Index(script, p)
-			if i < 0 || i < last {
-				t.Errorf("%s: %q missing or out of order", what, p)
-				return
-			}
-			last = i
-		}
-	}
+	order := func(what string, parts ...string) { inOrder(t, script, what, parts...) }
 	order("the post hook is due before the pre hook starts", `Join-Path $state "due.$i"`, `Invoke-Hook 'pre' $hook.Pre $hook.Seconds`)
 	order("the pre action releases an earlier run first", `if ($action -eq 'pre') {`, `$left = Invoke-DuePosts`, `for ($i = 0; $i -lt $hooks.Count; $i++)`)
-	order("a due post is claimed before it runs", `Move-Item -LiteralPath $record.FullName -Destination $claimed`, `Invoke-Hook 'post' $fields[1]`)
-	for _, want := range []string{"-Descending", "taskkill.exe') /PID $proc.Id /T /F", "$proc.WaitForExit($Seconds * 1000)"} {
+	order("a due post is claimed before it runs, its record kept until it ran", `Move-Item -LiteralPath $record.FullName -Destination $claimed`, `Invoke-Hook 'post' $fields[1]`, `Remove-Item -LiteralPath $claimed`)
+	order("a hook that cannot start is a failed hook, not an error that ends the loop", "function Invoke-Hook(", "try {", "return (Invoke-HookOnce $What $File $Seconds)", "} catch {")
+	for _, want := range []string{"-Descending", "taskkill /PID $($proc.Id) /T /F >nul 2>&1", "$proc.WaitForExit($Seconds * 1000)"} {
 		if !strings.Contains(script, want) {
 			t.Errorf("the hooks script lacks %q", want)
 		}
@@ -275,5 +279,19 @@ func checkQuotedParameters(t *testing.T, doc CommandDocument, run string) {
 	}
 	if found == 0 {
 		t.Error("the run command reads no parameter")
+	}
+}
+
+// inOrder checks that text holds each of parts, in this order.
+func inOrder(t *testing.T, text, what string, parts ...string) {
+	t.Helper()
+	last := -1
+	for _, p := range parts {
+		i := strings.Index(text, p)
+		if i < 0 || i < last {
+			t.Errorf("%s: %q missing or out of order", what, p)
+			return
+		}
+		last = i
 	}
 }

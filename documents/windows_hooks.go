@@ -71,12 +71,16 @@ func WindowsHooksParameter(hooks []WindowsHook) (string, error) {
 	return v, nil
 }
 
-// WindowsHooksStepSeconds bounds one run of the document: every hook of
-// the action at its bound, and a minute to start PowerShell and record.
+// WindowsHooksStepSeconds bounds one run of the document: every pre and
+// post hook at its bound (the pre action first runs the post hooks an
+// earlier run left due), and a minute to start PowerShell and record.
 func WindowsHooksStepSeconds(hooks []WindowsHook) int {
 	n := 60
 	for _, h := range hooks {
 		n += h.TimeoutSeconds
+		if h.Post != "" {
+			n += h.TimeoutSeconds
+		}
 	}
 	return n
 }

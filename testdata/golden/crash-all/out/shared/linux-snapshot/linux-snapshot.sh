@@ -525,7 +525,8 @@ mysql_lock() {
 # mysql_close I: UNLOCK TABLES when locked, checking that the session is the
 # one that took the lock, then ends the session.
 mysql_close() {
-  local i=$1 n now
+  local i=$1 n now was
+  was=${app_state[i]}
   if [[ ${app_state[i]} == locked ]]; then
     printf '%s\n' "UNLOCK TABLES;" "SELECT CONCAT('ssmb-unlocked:', CONNECTION_ID());" >&"${sess_in[i]}" || true
     if mysql_until "$i" ssmb-unlocked: $((MYSQL_RELEASE_SECONDS * 1000)) && [[ $mysql_marker == "ssmb-unlocked:${sess_id[i]}" ]]; then
@@ -543,7 +544,11 @@ mysql_close() {
   mysql_release_hold "$i"
   close_fd "${sess_in[i]}"
   close_fd "${sess_out[i]}"
-  # At end of input the client quits; a client that does not is killed.
+  # A client still waiting for FLUSH TABLES WITH READ LOCK reads no end of
+  # input until the lock is granted: kill it at once, and the server drops
+  # the request with the session. Otherwise at end of input the client
+  # quits; a client that does not is killed.
+  if [[ $was == locking ]]; then kill -KILL "${sess_pid[i]}" 2>/dev/null || true; fi
   for ((n = 0; n < 200; n++)); do
     kill -0 "${sess_pid[i]}" 2>/dev/null || break
     sleep 0.01

@@ -51,8 +51,17 @@ New-Item -ItemType Directory -Path $state -Force | Out-Null
 $clock = [System.Diagnostics.Stopwatch]::StartNew()
 
 # Invoke-Hook runs one hook, bounded; it returns an error message, or an
-# empty string when the hook exited 0.
+# empty string when the hook exited 0. It never throws: a hook that cannot
+# be started is a failed hook, and the due post hooks after it still run.
 function Invoke-Hook([string]$What, [string]$File, [int]$Seconds) {
+    try {
+        return (Invoke-HookOnce $What $File $Seconds)
+    } catch {
+        return "$What hook $File could not be run: $($_.Exception.Message)"
+    }
+}
+
+function Invoke-HookOnce([string]$What, [string]$File, [int]$Seconds) {
     if (-not (Test-Path -LiteralPath $File -PathType Leaf)) { return "$What hook $File is not a file" }
     $start = @{ NoNewWindow = $true; PassThru = $true }
     switch ([System.IO.Path]::GetExtension($File).ToLowerInvariant()) {
@@ -70,7 +79,9 @@ function Invoke-Hook([string]$What, [string]$File, [int]$Seconds) {
     $proc = Start-Process @start
     $null = $proc.Handle # without an open handle, ExitCode stays empty after the process ends
     if (-not $proc.WaitForExit($Seconds * 1000)) {
-        & (Join-Path $env:SystemRoot 'System32\taskkill.exe') /PID $proc.Id /T /F | Out-Null
+        # Through cmd, so that taskkill's own messages (the hook may end
+        # just now) never become a PowerShell error.
+        & $env:ComSpec /d /c "taskkill /PID $($proc.Id) /T /F >nul 2>&1" | Out-Null
         return "$What hook $File timed out after $Seconds s and was stopped"
     }
     if ($proc.ExitCode -ne 0) { return "$What hook $File failed (exit $($proc.ExitCode))" }
@@ -89,10 +100,16 @@ function Invoke-DuePosts {
         try {
             Move-Item -LiteralPath $record.FullName -Destination $claimed
         } catch {
-            continue # another post run claimed it
+            # Gone: another post run claimed it. Still there: it cannot be
+            # claimed, and its hook does not run.
+            if (Test-Path -LiteralPath $record.FullName) { $errors += "cannot claim $($record.Name) in ${state}: $($_.Exception.Message)" }
+            continue
         }
-        $fields = (Get-Content -LiteralPath $claimed -Raw).Trim() -split '\|'
-        Remove-Item -LiteralPath $claimed -Force
+        try {
+            $fields = ([string](Get-Content -LiteralPath $claimed -Raw)).Trim() -split '\|'
+        } catch {
+            $fields = @()
+        }
         if ($fields.Count -ne 3 -or $fields[1] -notmatch "^$path$" -or $fields[2] -notmatch '^[1-9][0-9]{0,3}$') {
             $errors += "unreadable record $($record.Name) in $state"
             continue
@@ -101,6 +118,7 @@ function Invoke-DuePosts {
         $script:posted++
         $message = Invoke-Hook 'post' $fields[1] ([int]$fields[2])
         if ($message) { $errors += "$message; the application may still be paused" }
+        Remove-Item -LiteralPath $claimed -Force -ErrorAction SilentlyContinue
     }
     return , $errors
 }

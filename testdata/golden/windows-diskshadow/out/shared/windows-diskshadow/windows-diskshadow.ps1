@@ -8,13 +8,16 @@
 # 2. DISKSHADOW adds every one of those volumes to ONE shadow set and
 #    creates it: VSS freezes the writers and the volumes for the shadow
 #    copy (VSS's own limit is ten seconds) and thaws them.
-# 3. While the backup session stays open, DISKSHADOW's EXEC step signals
-#    this process, which makes exactly one request, CreateSnapshots of the
-#    instance's volumes, and tells DISKSHADOW at once to go on: the
-#    snapshot holds the consistent shadow copies, which a restore reverts
-#    to (each snapshot is tagged ssm-backup:vss-shadow-set with its id).
-#    DISKSHADOW then deletes the shadow set from the live volumes and ends
-#    the backup, so the writers learn the backup is complete.
+# 3. DISKSHADOW's EXEC step, right after CREATE, signals this process,
+#    which makes exactly one request, CreateSnapshots of the instance's
+#    volumes, and tells DISKSHADOW at once to go on: the snapshot holds the
+#    consistent shadow copies, which a restore reverts to (each snapshot is
+#    tagged ssm-backup:vss-shadow-set with its id). DISKSHADOW then deletes
+#    the shadow set from the live volumes; a full backup (CopyOnly False)
+#    ends with END BACKUP, so the writers learn the backup is complete. A
+#    copy-only backup, DISKSHADOW's default, has no BEGIN or END BACKUP.
+#    When the request or DISKSHADOW fails, the shadow set is deleted all
+#    the same.
 #
 # The caller defines $SsmBackup (a hashtable) before this text:
 #   PolicyName, RunId, Volumes ('all', 'data': no boot disk, 'root': the
@@ -79,12 +82,22 @@ foreach ($disk in Get-Disk) {
         continue
     }
     if ($mode -eq 'data' -and $boot) { continue }
+    # The volumes the instance uses: NTFS with a drive letter or a mount
+    # folder. Recovery and system-reserved partitions (no letter, little
+    # free space for shadow storage) are left out; they are in the EBS
+    # snapshot all the same. DISKSHADOW gets "D:" for a drive letter and
+    # the volume's \\?\Volume{GUID}\ name otherwise: neither has a space or
+    # needs quotes.
     foreach ($partition in Get-Partition -DiskNumber $disk.Number -ErrorAction SilentlyContinue) {
+        if ($partition.Type -in @('Recovery', 'System', 'Reserved')) { continue }
         $volume = $partition | Get-Volume -ErrorAction SilentlyContinue
         if (-not $volume -or $volume.FileSystem -ne 'NTFS') { continue }
-        $path = $partition.AccessPaths | Where-Object { $_ -match '^[A-Za-z]:\\' -or $_ -match '^[A-Za-z]:\\.+\\$' } | Select-Object -First 1
-        if (-not $path) { $path = $partition.AccessPaths | Where-Object { $_ -like '\\?\Volume*' } | Select-Object -First 1 }
-        if ($path) { $volumes += $path }
+        $paths = @($partition.AccessPaths | Where-Object { $_ })
+        $letter = $paths | Where-Object { $_ -match '^[A-Za-z]:\\$' } | Select-Object -First 1
+        $folder = $paths | Where-Object { $_ -match '^[A-Za-z]:\\.+' } | Select-Object -First 1
+        $guid = $paths | Where-Object { $_ -match '^\\\\\?\\Volume\{[0-9A-Fa-f-]{36}\}\\$' } | Select-Object -First 1
+        if ($letter) { $volumes += $letter.Substring(0, 2) }
+        elseif ($folder -and $guid) { $volumes += $guid }
     }
 }
 $volumes = @($volumes | Sort-Object -Unique)
@@ -97,19 +110,22 @@ $ready = Join-Path $work 'ready'
 $done = Join-Path $work 'done'
 $failed = Join-Path $work 'failed'
 
-# The EXEC step: report the shadow set, then wait (at most two minutes) for
-# this process to make the snapshot call.
+# The EXEC step: report the shadow set (written whole, then renamed, so this
+# process never reads half of it), then wait, at most two minutes, for this
+# process to make the snapshot call. ping of the loopback address is the
+# one-second sleep cmd has without a console.
 $signal = Join-Path $work 'signal.cmd'
 @(
     '@echo off',
-    "echo %VSS_SHADOW_SET%> `"$ready`"",
+    "echo %VSS_SHADOW_SET%> `"$ready.tmp`"",
+    "move /y `"$ready.tmp`" `"$ready`" >nul",
     'set /a n=0',
     ':wait',
     "if exist `"$done`" exit /b 0",
     "if exist `"$failed`" exit /b 1",
     'set /a n+=1',
-    'if %n% geq 1200 exit /b 1',
-    'ping -n 1 -w 100 192.0.2.1 >nul',
+    'if %n% geq 120 exit /b 1',
+    'ping -n 2 127.0.0.1 >nul',
     'goto wait'
 ) | Set-Content -Path $signal -Encoding Ascii
 
@@ -119,13 +135,18 @@ $signal = Join-Path $work 'signal.cmd'
 # copies files from.
 $context = 'SET CONTEXT CLIENTACCESSIBLE'
 if ($SsmBackup.NoWriters -eq 'True') { $context = 'SET CONTEXT PERSISTENT NOWRITERS' }
+# A copy backup is DISKSHADOW's default; BEGIN BACKUP makes it a full one
+# (which SQL Server records as the base of its differential backups), so a
+# copy-only run has no BEGIN and END BACKUP.
+$full = $SsmBackup.CopyOnly -ne 'True'
 $script = @('SET VERBOSE ON', $context)
-if ($SsmBackup.CopyOnly -eq 'True') { $script += 'SET OPTION COPY' }
 $script += "SET METADATA `"$(Join-Path $work 'backup.cab')`""
-$script += 'BEGIN BACKUP'
+if ($full) { $script += 'BEGIN BACKUP' }
 $i = 0
-foreach ($v in $volumes) { $script += "ADD VOLUME `"$v`" ALIAS ssmb$i"; $i++ }
-$script += @('CREATE', "EXEC `"$signal`"", 'DELETE SHADOWS SET %VSS_SHADOW_SET%', 'END BACKUP', 'EXIT')
+foreach ($v in $volumes) { $script += "ADD VOLUME $v ALIAS ssmb$i"; $i++ }
+$script += @('CREATE', "EXEC `"$signal`"", 'DELETE SHADOWS SET %VSS_SHADOW_SET%')
+if ($full) { $script += 'END BACKUP' }
+$script += 'EXIT'
 $dsh = Join-Path $work 'backup.dsh'
 $script | Set-Content -Path $dsh -Encoding Ascii
 
@@ -142,6 +163,8 @@ foreach ($pair in ($SsmBackup.Tags -split ';')) {
 }
 $tagSpec = New-Object Amazon.EC2.Model.TagSpecification
 $tagSpec.ResourceType = 'snapshot'
+# AWS Tools v5 (AWS SDK for .NET v4) leaves collection properties null.
+$tagSpec.Tags = New-Object 'System.Collections.Generic.List[Amazon.EC2.Model.Tag]'
 foreach ($t in $tags) { $tagSpec.Tags.Add((New-Object Amazon.EC2.Model.Tag -ArgumentList $t.Key, $t.Value)) }
 $request = @{
     InstanceSpecification_InstanceId        = $instanceId
@@ -162,13 +185,14 @@ while (-not (Test-Path $ready)) {
         Get-Content -Path $log -ErrorAction SilentlyContinue | Write-Output
         Fail "DISKSHADOW ended with exit code $($proc.ExitCode) before the shadow set was created"
     }
-    if ($clock.Elapsed.TotalSeconds -gt 600) { $proc.Kill(); Fail 'DISKSHADOW did not create the shadow set within 10 minutes' }
+    if ($clock.Elapsed.TotalSeconds -gt 480) { $proc.Kill(); Fail 'DISKSHADOW did not create the shadow set within 8 minutes' }
     Start-Sleep -Milliseconds 50
 }
-$shadowSet = (Get-Content -Path $ready -Raw).Trim().Trim('{', '}')
+$shadowSet = ''
 $createdAt = $clock.Elapsed.TotalSeconds
 $callStart = $clock.Elapsed.TotalSeconds
 try {
+    $shadowSet = ([string](Get-Content -Path $ready -Raw)).Trim().Trim('{', '}')
     if ($shadowSet -notmatch '^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$') {
         throw "DISKSHADOW reported the shadow set id '$shadowSet', not a GUID"
     }
@@ -181,11 +205,22 @@ try {
     $callError = $_.Exception.Message
 }
 $callSeconds = $clock.Elapsed.TotalSeconds - $callStart
-$proc.WaitForExit(300000) | Out-Null
+if (-not $proc.WaitForExit(300000)) { $proc.Kill(); $proc.WaitForExit() }
 Get-Content -Path $log -ErrorAction SilentlyContinue | Write-Output
+# A failed EXEC makes DISKSHADOW exit before DELETE SHADOWS SET: the
+# shadow copies must not stay on the live volumes.
+$leftOver = ''
+if ($proc.ExitCode -ne 0 -and $shadowSet -match '^[0-9A-Fa-f-]{36}$') {
+    $clean = Join-Path $work 'cleanup.dsh'
+    @("DELETE SHADOWS SET {$shadowSet}", 'EXIT') | Set-Content -Path $clean -Encoding Ascii
+    $cleanup = Start-Process -FilePath "$env:SystemRoot\System32\diskshadow.exe" -ArgumentList '/s', "`"$clean`"" -NoNewWindow -PassThru
+    $null = $cleanup.Handle
+    if (-not $cleanup.WaitForExit(120000)) { $cleanup.Kill(); $cleanup.WaitForExit() }
+    if ($cleanup.ExitCode -ne 0) { $leftOver = "; deleting shadow set {$shadowSet} failed too (exit $($cleanup.ExitCode)): delete it with vssadmin delete shadows" }
+}
 Remove-Item -Path $work -Recurse -Force -ErrorAction SilentlyContinue
-if (Test-Path variable:callError) { Fail "CreateSnapshots failed: $callError" }
-if ($proc.ExitCode -ne 0) { Fail "DISKSHADOW ended with exit code $($proc.ExitCode) after the snapshots were requested: the shadow set may remain; check vssadmin list shadows" }
+if (Test-Path variable:callError) { Fail "CreateSnapshots failed: $callError$leftOver" }
+if ($proc.ExitCode -ne 0) { Fail "DISKSHADOW ended with exit code $($proc.ExitCode) after the snapshots were requested$leftOver" }
 
 [pscustomobject]@{
     snapshotIds     = @($response | ForEach-Object { $_.SnapshotId })
