@@ -345,11 +345,7 @@ func writeWindowsPrerequisites(b *strings.Builder, p *PolicyPlan) {
 		}[p.Volumes]
 		fmt.Fprintf(b, "- **VSS:** DISKSHADOW on the instance (document `%s`): %s in one shadow set (copy-only %s, application writers %s); VSS freezes the writers for the shadow copy (at most ten seconds), and the one CreateSnapshots request is made in DISKSHADOW's EXEC step right after; the shadow set is then deleted from the live volumes (also when the request fails) and stays in the snapshots\n",
 			p.SharedName(WindowsDiskshadowDocument), set, yesNo(w.CopyOnly), map[bool]string{true: "excluded (noWriters)", false: "included"}[w.NoWriters])
-		how := "revert each restored volume to its shadow copy in that set (DISKSHADOW `revert`)"
-		if w.NoWriters {
-			how = "expose each restored volume's shadow copy in that set and copy the files from it (without the writers the copies are PERSISTENT NOWRITERS, which DISKSHADOW cannot revert to)"
-		}
-		fmt.Fprintf(b, "- **Restore:** ⚠ the consistent image is the shadow copy inside each snapshot, not the volume as the snapshot found it (that is crash-consistent): attach the restored volumes to a Windows host, find the shadow set named by the snapshots' `%s` tag, and %s before use (README, \"Restoring a DISKSHADOW snapshot\")\n", documents.TagVSSShadowSet, how)
+		fmt.Fprintf(b, "- **Restore:** ⚠ the consistent image is the shadow copy inside each snapshot, not the volume as the snapshot found it (that is crash-consistent): attach the restored volumes to a Windows host, find the shadow set named by the snapshots' `%s` tag, expose each volume's shadow copy and copy from it before use (README, \"Restoring a DISKSHADOW snapshot\")\n", documents.TagVSSShadowSet)
 		fmt.Fprintf(b, "- **Prerequisites:** Windows Server with diskshadow.exe; the SSM agent online; AWS Tools for PowerShell (`AWS.Tools.EC2` or `AWSPowerShell`); the instance profile `%s` or the managed policy `%s`\n", p.Names.InstanceProfile, p.Names.InstancePolicy)
 		return
 	}

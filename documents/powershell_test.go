@@ -174,7 +174,7 @@ func TestDiskshadowDocumentParameters(t *testing.T) {
 	}
 	// A failed EXEC ends DISKSHADOW before DELETE SHADOWS SET: the script
 	// deletes the set itself.
-	inOrder(t, windowsDiskshadowScript, "the shadow set is deleted when DISKSHADOW failed", "New-EC2SnapshotBatch @request", "if ($proc.ExitCode -ne 0 -and $shadowSet", `"DELETE SHADOWS SET {$shadowSet}"`, `Fail "CreateSnapshots failed`)
+	inOrder(t, windowsDiskshadowScript, "the shadow set is deleted when DISKSHADOW failed", "function Remove-ShadowSet", `"DELETE SHADOWS SET {$Id}"`, "New-EC2SnapshotBatch @request", "if ($proc.ExitCode -ne 0) {", "$leftOver = Remove-ShadowSet $shadowSet", `Fail "CreateSnapshots failed`)
 	if n := strings.Count(windowsDiskshadowScript, "New-EC2SnapshotBatch"); n != 1 {
 		t.Errorf("%d snapshot calls, want exactly one", n)
 	}
@@ -186,9 +186,15 @@ func TestDiskshadowDocumentParameters(t *testing.T) {
 	if ready < 0 || tag < ready || call < tag {
 		t.Errorf("the %s tag is not set between the shadow set's creation (%d) and the snapshot call (%d): %d", TagVSSShadowSet, ready, call, tag)
 	}
-	// REVERT returns a volume only to a CLIENTACCESSIBLE shadow copy.
-	if !strings.Contains(windowsDiskshadowScript, "$context = 'SET CONTEXT CLIENTACCESSIBLE'") {
-		t.Error("the shadow copies are not made in the CLIENTACCESSIBLE context, which a restore can revert to")
+	// Persistent, so that the copies are on the volumes when the snapshots
+	// are taken, and with the writers (CLIENTACCESSIBLE has none).
+	if !strings.Contains(windowsDiskshadowScript, "$context = 'SET CONTEXT PERSISTENT'") || strings.Contains(windowsDiskshadowScript, "SET CONTEXT CLIENTACCESSIBLE'") {
+		t.Error("the shadow copies are not made in the PERSISTENT context, with the writers")
+	}
+	// Every path on which DISKSHADOW may have made the set and failed
+	// deletes it: ended early, killed, failed after the request.
+	if n := strings.Count(windowsDiskshadowScript, "Remove-ShadowSet "); n != 4 {
+		t.Errorf("Remove-ShadowSet is called %d times, want the definition and the three failure paths", n)
 	}
 	// Volumes root: only the boot disk is shadowed, and the data volumes
 	// the runbook listed are excluded from the one call.
@@ -245,7 +251,8 @@ func TestWindowsHooksDocument(t *testing.T) {
 	order := func(what string, parts ...string) { inOrder(t, script, what, parts...) }
 	order("the post hook is due before the pre hook starts", `Join-Path $state "due.$i"`, `Invoke-Hook 'pre' $hook.Pre $hook.Seconds`)
 	order("the pre action releases an earlier run first", `if ($action -eq 'pre') {`, `$left = Invoke-DuePosts`, `for ($i = 0; $i -lt $hooks.Count; $i++)`)
-	order("a due post is claimed before it runs, its record kept until it ran", `Move-Item -LiteralPath $record.FullName -Destination $claimed`, `Invoke-Hook 'post' $fields[1]`, `Remove-Item -LiteralPath $claimed`)
+	order("a claim whose process is gone is due again, before the due records are listed", `Get-ChildItem -LiteralPath $state -Filter 'claimed.*'`, "if (-not $alive) {", `Get-ChildItem -LiteralPath $state -Filter 'due.*'`)
+	order("a due post is claimed before it runs, its record kept until it ran", `Move-Item -LiteralPath $record.FullName -Destination $claimed`, `Invoke-Hook 'post' $fields[1]`, "the application may still be paused\" }\n        Remove-Item -LiteralPath $claimed")
 	order("a hook that cannot start is a failed hook, not an error that ends the loop", "function Invoke-Hook(", "try {", "return (Invoke-HookOnce $What $File $Seconds)", "} catch {")
 	for _, want := range []string{"-Descending", "taskkill /PID $($proc.Id) /T /F >nul 2>&1", "$proc.WaitForExit($Seconds * 1000)"} {
 		if !strings.Contains(script, want) {

@@ -63,7 +63,7 @@ func WindowsDiskshadowCommand(description string) CommandDocument {
 			DiskshadowParamVolumes:           {Type: "String", Description: "all: every NTFS volume on an EBS disk; data: leave the boot disk out of the shadow set and the snapshots; root: only the boot disk's volumes, and a CreateSnapshots that excludes ExcludeDataVolumeIds.", Default: "all", AllowedValues: []string{"all", "data", "root"}},
 			DiskshadowParamExcludeDataVolume: {Type: "String", Description: "With Volumes root: the instance's data volume ids, joined by commas, that CreateSnapshots excludes (the runbook lists them). none when the root volume is the only one, or with Volumes all or data.", Default: "none", AllowedPattern: patternVolumeIDs},
 			DiskshadowParamCopyOnly:          boolean("True: a copy backup, DISKSHADOW's default, which leaves SQL Server's backup chain alone; False: a full backup (BEGIN BACKUP ... END BACKUP).", "True"),
-			DiskshadowParamNoWriters:         boolean("True: leave the application VSS writers out (SET CONTEXT PERSISTENT NOWRITERS, whose copy a restore exposes instead of reverting to); False: SET CONTEXT CLIENTACCESSIBLE.", "False"),
+			DiskshadowParamNoWriters:         boolean("True: leave the application VSS writers out (SET CONTEXT PERSISTENT NOWRITERS); False: SET CONTEXT PERSISTENT, with the writers.", "False"),
 			DiskshadowParamDescription:       {Type: "String", Description: "Description of the snapshots.", Default: "ssm-backup", AllowedPattern: patternDiskshadow},
 			DiskshadowParamTags:              {Type: "String", Description: "User tags of the snapshots: Key=k,Value=v pairs separated by ;.", Default: "", AllowedPattern: patternVSSTags},
 		},

@@ -12,8 +12,11 @@
 #       hook is recorded as due. A failing or timed-out pre hook fails the
 #       step and the hooks after it are not run.
 # post: runs, last first, every post hook recorded as due, each at most
-#       once (claimed by an atomic rename of its record), bounded by its
-#       timeout. Every due hook is tried; any failure then fails the step.
+#       once (claimed by an atomic rename of its record, which names the
+#       claiming process and is removed once the hook ran), bounded by its
+#       timeout. A claim whose process is gone — stopped while the hook
+#       ran — is due again. Every due hook is tried; any failure then fails
+#       the step.
 #
 # The caller defines $SsmBackup (a hashtable) before this text: PolicyName,
 # RunId, Action ('pre' or 'post'), and Hooks: 'PRE|POST|SECONDS' entries
@@ -81,7 +84,12 @@ function Invoke-HookOnce([string]$What, [string]$File, [int]$Seconds) {
     if (-not $proc.WaitForExit($Seconds * 1000)) {
         # Through cmd, so that taskkill's own messages (the hook may end
         # just now) never become a PowerShell error.
-        & $env:ComSpec /d /c "taskkill /PID $($proc.Id) /T /F >nul 2>&1" | Out-Null
+        try {
+            & $env:ComSpec /d /c "taskkill /PID $($proc.Id) /T /F >nul 2>&1" | Out-Null
+        } catch {
+            try { $proc.Kill() } catch { }
+        }
+        if (-not $proc.WaitForExit(10000)) { return "$What hook $File timed out after $Seconds s and could not be stopped" }
         return "$What hook $File timed out after $Seconds s and was stopped"
     }
     if ($proc.ExitCode -ne 0) { return "$What hook $File failed (exit $($proc.ExitCode))" }
@@ -92,11 +100,27 @@ function Invoke-HookOnce([string]$What, [string]$File, [int]$Seconds) {
 # once; it returns the error messages.
 function Invoke-DuePosts {
     $errors = @()
+    # A record claimed by a process that is gone was stopped while its
+    # hook ran (a step timeout, a cancellation, a reboot): it is due again.
+    foreach ($stale in @(Get-ChildItem -LiteralPath $state -Filter 'claimed.*' -File)) {
+        if ($stale.Name -notmatch '^claimed\.([0-9]{1,4})\.([0-9]{1,9})\.[0-9a-f]{32}$') { continue }
+        $index = $Matches[1]
+        $owner = Get-Process -Id ([int]$Matches[2]) -ErrorAction SilentlyContinue
+        $alive = $false
+        if ($owner) {
+            try { $alive = $owner.StartTime -le $stale.CreationTime } catch { $alive = $true }
+        }
+        if (-not $alive) {
+            Move-Item -LiteralPath $stale.FullName -Destination (Join-Path $state ("due.$index." + [guid]::NewGuid().ToString('N'))) -ErrorAction SilentlyContinue
+        }
+    }
     $due = @(Get-ChildItem -LiteralPath $state -Filter 'due.*' -File |
-            Where-Object { $_.Name -match '^due\.([0-9]{1,4})$' } |
-            Sort-Object { [int]($_.Name.Substring(4)) } -Descending)
+            Where-Object { $_.Name -match '^due\.([0-9]{1,4})(\.[0-9a-f]{32})?$' } |
+            Sort-Object { [int]($_.Name.Split('.')[1]) } -Descending)
     foreach ($record in $due) {
-        $claimed = Join-Path $state ('claimed.' + [guid]::NewGuid().ToString('N'))
+        # The claim names this process, so that a later run can tell a
+        # claim whose process was stopped.
+        $claimed = Join-Path $state ('claimed.' + $record.Name.Split('.')[1] + ".$PID." + [guid]::NewGuid().ToString('N'))
         try {
             Move-Item -LiteralPath $record.FullName -Destination $claimed
         } catch {
@@ -111,7 +135,8 @@ function Invoke-DuePosts {
             $fields = @()
         }
         if ($fields.Count -ne 3 -or $fields[1] -notmatch "^$path$" -or $fields[2] -notmatch '^[1-9][0-9]{0,3}$') {
-            $errors += "unreadable record $($record.Name) in $state"
+            $errors += "unreadable record $($record.Name) in $state, removed"
+            Remove-Item -LiteralPath $claimed -Force -ErrorAction SilentlyContinue
             continue
         }
         if ($fields[0] -ne $runId) { Say "post hook $($fields[1]) was left due by run '$($fields[0])'" }

@@ -111,7 +111,7 @@ $done = Join-Path $work 'done'
 $failed = Join-Path $work 'failed'
 
 # The EXEC step: report the shadow set (written whole, then renamed, so this
-# process never reads half of it), then wait, at most two minutes, for this
+# process never reads half of it), then wait, at most four minutes, for this
 # process to make the snapshot call. ping of the loopback address is the
 # one-second sleep cmd has without a console.
 $signal = Join-Path $work 'signal.cmd'
@@ -124,17 +124,18 @@ $signal = Join-Path $work 'signal.cmd'
     "if exist `"$done`" exit /b 0",
     "if exist `"$failed`" exit /b 1",
     'set /a n+=1',
-    'if %n% geq 120 exit /b 1',
+    'if %n% geq 240 exit /b 1',
     'ping -n 2 127.0.0.1 >nul',
     'goto wait'
 ) | Set-Content -Path $signal -Encoding Ascii
 
-# CLIENTACCESSIBLE shadow copies (persistent, with the writers) are the
-# ones DISKSHADOW's REVERT can return a restored volume to; without the
-# writers only PERSISTENT NOWRITERS exists, whose copy a restore exposes and
-# copies files from.
-$context = 'SET CONTEXT CLIENTACCESSIBLE'
-if ($SsmBackup.NoWriters -eq 'True') { $context = 'SET CONTEXT PERSISTENT NOWRITERS' }
+# PERSISTENT: the shadow copies outlive DISKSHADOW (they must still be on
+# the volumes when the snapshots are taken), made with the application
+# writers unless NoWriters. (CLIENTACCESSIBLE, the only context REVERT
+# accepts, is made without writers: a restore exposes the shadow copy and
+# copies from it instead.)
+$context = 'SET CONTEXT PERSISTENT'
+if ($SsmBackup.NoWriters -eq 'True') { $context += ' NOWRITERS' }
 # A copy backup is DISKSHADOW's default; BEGIN BACKUP makes it a full one
 # (which SQL Server records as the base of its differential backups), so a
 # copy-only run has no BEGIN and END BACKUP.
@@ -175,6 +176,36 @@ $request = @{
 }
 if ($excludeIds.Count -gt 0) { $request.InstanceSpecification_ExcludeDataVolumeId = [string[]]$excludeIds }
 
+# Find-ShadowSet is the id of the shadow set DISKSHADOW made, from the
+# EXEC step's report or DISKSHADOW's log; '' when there is none.
+function Find-ShadowSet {
+    foreach ($file in @($ready, "$ready.tmp")) {
+        $text = [string](Get-Content -Path $file -Raw -ErrorAction SilentlyContinue)
+        if ($text -match '([0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12})') { return $Matches[1] }
+    }
+    $text = [string](Get-Content -Path $log -Raw -ErrorAction SilentlyContinue)
+    if ($text -match 'VSS_SHADOW_SET for shadow set ID \{([0-9A-Fa-f-]{36})\}') { return $Matches[1] }
+    return ''
+}
+
+# Remove-ShadowSet deletes a shadow set DISKSHADOW left on the volumes; it
+# returns '' or what the operator must do.
+function Remove-ShadowSet([string]$Id) {
+    if ($Id -notmatch '^[0-9A-Fa-f-]{36}$') { return '' }
+    try {
+        $clean = Join-Path $work 'cleanup.dsh'
+        @("DELETE SHADOWS SET {$Id}", 'EXIT') | Set-Content -Path $clean -Encoding Ascii
+        $cleanup = Start-Process -FilePath "$env:SystemRoot\System32\diskshadow.exe" -ArgumentList '/s', "`"$clean`"" -NoNewWindow -PassThru
+        $null = $cleanup.Handle
+        if (-not $cleanup.WaitForExit(120000)) { $cleanup.Kill(); $cleanup.WaitForExit() }
+        if ($cleanup.ExitCode -eq 0) { return "; shadow set {$Id} deleted" }
+        $code = $cleanup.ExitCode
+    } catch {
+        $code = $_.Exception.Message
+    }
+    return "; deleting shadow set {$Id} ended with ${code}: if diskshadow's LIST SHADOWS SET {$Id} still lists it, delete it with DELETE SHADOWS SET {$Id}"
+}
+
 # --- 2. and 3. The shadow set, and the one request ------------------------
 $clock = [System.Diagnostics.Stopwatch]::StartNew()
 $log = Join-Path $work 'diskshadow.log'
@@ -183,9 +214,14 @@ $null = $proc.Handle # without an open handle, ExitCode stays empty after the pr
 while (-not (Test-Path $ready)) {
     if ($proc.HasExited) {
         Get-Content -Path $log -ErrorAction SilentlyContinue | Write-Output
-        Fail "DISKSHADOW ended with exit code $($proc.ExitCode) before the shadow set was created"
+        Fail ("DISKSHADOW ended with exit code $($proc.ExitCode) before it reported the shadow set" + (Remove-ShadowSet (Find-ShadowSet)))
     }
-    if ($clock.Elapsed.TotalSeconds -gt 480) { $proc.Kill(); Fail 'DISKSHADOW did not create the shadow set within 8 minutes' }
+    if ($clock.Elapsed.TotalSeconds -gt 300) {
+        $proc.Kill()
+        $proc.WaitForExit()
+        Get-Content -Path $log -ErrorAction SilentlyContinue | Write-Output
+        Fail ('DISKSHADOW did not create the shadow set within 5 minutes' + (Remove-ShadowSet (Find-ShadowSet)))
+    }
     Start-Sleep -Milliseconds 50
 }
 $shadowSet = ''
@@ -205,18 +241,14 @@ try {
     $callError = $_.Exception.Message
 }
 $callSeconds = $clock.Elapsed.TotalSeconds - $callStart
-if (-not $proc.WaitForExit(300000)) { $proc.Kill(); $proc.WaitForExit() }
+if (-not $proc.WaitForExit(120000)) { $proc.Kill(); $proc.WaitForExit() }
 Get-Content -Path $log -ErrorAction SilentlyContinue | Write-Output
 # A failed EXEC makes DISKSHADOW exit before DELETE SHADOWS SET: the
 # shadow copies must not stay on the live volumes.
 $leftOver = ''
-if ($proc.ExitCode -ne 0 -and $shadowSet -match '^[0-9A-Fa-f-]{36}$') {
-    $clean = Join-Path $work 'cleanup.dsh'
-    @("DELETE SHADOWS SET {$shadowSet}", 'EXIT') | Set-Content -Path $clean -Encoding Ascii
-    $cleanup = Start-Process -FilePath "$env:SystemRoot\System32\diskshadow.exe" -ArgumentList '/s', "`"$clean`"" -NoNewWindow -PassThru
-    $null = $cleanup.Handle
-    if (-not $cleanup.WaitForExit(120000)) { $cleanup.Kill(); $cleanup.WaitForExit() }
-    if ($cleanup.ExitCode -ne 0) { $leftOver = "; deleting shadow set {$shadowSet} failed too (exit $($cleanup.ExitCode)): delete it with vssadmin delete shadows" }
+if ($proc.ExitCode -ne 0) {
+    if (-not $shadowSet) { $shadowSet = Find-ShadowSet }
+    $leftOver = Remove-ShadowSet $shadowSet
 }
 Remove-Item -Path $work -Recurse -Force -ErrorAction SilentlyContinue
 if (Test-Path variable:callError) { Fail "CreateSnapshots failed: $callError$leftOver" }
