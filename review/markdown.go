@@ -285,6 +285,11 @@ var settingLabels = map[string]string{
 	"mounts":           "frozen mounts",
 	"maxFreezeSeconds": "max freeze",
 	"snapshotTags":     "snapshot tags",
+	"apps":             "applications",
+	"vss":              "VSS path",
+	"copyOnly":         "VSS copy-only",
+	"noWriters":        "VSS without writers",
+	"customHooks":      "custom hooks",
 }
 
 func settingLabel(name string) string {
@@ -399,6 +404,8 @@ func settingText(name, v string) string {
 		return "every ext4 and xfs data file system"
 	case v == "" && name == "snapshotTags":
 		return "only ssm-backup's own"
+	case v == "" && name == "apps":
+		return "none"
 	case v == "":
 		return "—"
 	case name == "maxFreezeSeconds":
@@ -407,6 +414,10 @@ func settingText(name, v string) string {
 		return codeAll(strings.Fields(v))
 	case name == "snapshotTags":
 		return codeAll(strings.Split(v, ", "))
+	case name == "apps":
+		return codeAll(strings.Fields(v))
+	case name == "customHooks":
+		return hooksText(v)
 	}
 	return code(v)
 }
@@ -544,4 +555,23 @@ func atoi(s string) int {
 		n = n*10 + int(r-'0')
 	}
 	return n
+}
+
+// hooksText renders a Windows policy's Hooks parameter, PRE|POST|SECONDS
+// entries joined by ";", as "pre `P`, post `Q`, N s each"; a value it
+// cannot read is shown as it is.
+func hooksText(v string) string {
+	var parts []string
+	for _, entry := range strings.Split(v, ";") {
+		f := strings.Split(entry, "|")
+		if len(f) != 3 {
+			return code(v)
+		}
+		post := "no post hook"
+		if f[1] != "" {
+			post = "post " + code(f[1])
+		}
+		parts = append(parts, fmt.Sprintf("pre %s, %s, %s s each", code(f[0]), post, f[2]))
+	}
+	return strings.Join(parts, "; ")
 }

@@ -12,6 +12,7 @@ import (
 	"sync"
 
 	"github.com/ssm-backup/ssm-backup/compiler"
+	"github.com/ssm-backup/ssm-backup/documents"
 )
 
 // Files of a policy directory, relative to it, as the compiler emits them.
@@ -487,21 +488,33 @@ func copiesFromSteps(steps []*step) ([]Copy, *Archive) {
 // the command document, with their defaults, overridden by the literal
 // values the runbook's aws:runCommand step passes. The command document is
 // the policy's own file or, when the set shares one, the document the step
-// names, from the template.
+// names, from the template. The step is the first aws:runCommand that is
+// neither the package install nor a Windows policy's custom hooks, whose
+// hooks are read too.
 func (r *policyReader) readSnapshot(name string, dir map[string][]byte, steps []*step) []setting {
 	params := map[string]string{}
 	var passed map[string]json.RawMessage
-	docName := ""
+	docName, hooks := "", ""
 	for _, s := range steps {
 		if s.Action != "aws:runCommand" {
 			continue
 		}
 		in := payloadOf(s)
-		docName = stringOf(in, "DocumentName")
+		doc := stringOf(in, "DocumentName")
+		var p map[string]json.RawMessage
 		if raw, ok := in["Parameters"]; ok {
-			_ = json.Unmarshal(raw, &passed)
+			_ = json.Unmarshal(raw, &p)
 		}
-		break
+		switch {
+		case strings.HasPrefix(doc, compiler.WindowsHooksDocument+"-"):
+			if v, ok := scalar(p[documents.HooksParamHooks]); ok && hooks == "" {
+				hooks = v
+			}
+			continue
+		case doc == documents.ConfigurePackageDocument, docName != "":
+			continue
+		}
+		docName, passed = doc, p
 	}
 	var defaults docDefaults
 	if content, ok := dir[commandFile]; ok {
@@ -535,8 +548,21 @@ func (r *policyReader) readSnapshot(name string, dir map[string][]byte, steps []
 	if v, ok := params["Volumes"]; ok {
 		add("volumes", v, true)
 	} else if v, ok := params["ExcludeBootVolume"]; ok {
-		add("volumes", map[string]string{"true": "data", "false": "all"}[v], true)
+		add("volumes", map[string]string{"true": "data", "false": "all"}[strings.ToLower(v)], true)
 	}
+	v, ok = params["Apps"]
+	add("apps", v, ok)
+	switch {
+	case docName == documents.CreateVSSSnapshotDocument:
+		add("vss", "managed", true)
+	case strings.HasPrefix(docName, compiler.WindowsDiskshadowDocument+"-"):
+		add("vss", "diskshadow", true)
+	}
+	v, ok = params["CopyOnly"]
+	add("copyOnly", strings.ToLower(v), ok)
+	v, ok = params["NoWriters"]
+	add("noWriters", strings.ToLower(v), ok)
+	add("customHooks", hooks, hooks != "")
 	v, ok = params["Mounts"]
 	add("mounts", v, ok)
 	v, ok = params["MaxFreezeSeconds"]
@@ -547,12 +573,30 @@ func (r *policyReader) readSnapshot(name string, dir map[string][]byte, steps []
 	return out
 }
 
+// vssTagsText renders the DISKSHADOW document's SnapshotTags parameter,
+// "Key=k,Value=v;Key=...", as "k=v, k=v"; a value it cannot read is shown
+// as it is.
+func vssTagsText(v string) string {
+	if v == "" {
+		return ""
+	}
+	var parts []string
+	for _, pair := range strings.Split(v, ";") {
+		k, val, ok := strings.Cut(strings.TrimPrefix(pair, "Key="), ",Value=")
+		if !ok || !strings.HasPrefix(pair, "Key=") {
+			return v
+		}
+		parts = append(parts, k+"="+val)
+	}
+	return strings.Join(parts, ", ")
+}
+
 // tagsText renders the SnapshotTags parameter, [{"Key":..,"Value":..}], as
 // "k=v, k=v"; a value it cannot read is shown as it is.
 func tagsText(v string) string {
 	var tags []struct{ Key, Value string }
 	if json.Unmarshal([]byte(v), &tags) != nil {
-		return v
+		return vssTagsText(v)
 	}
 	parts := make([]string, len(tags))
 	for i, t := range tags {

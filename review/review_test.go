@@ -79,7 +79,7 @@ func TestReadPolicy(t *testing.T) {
 	if st.retention != (Retention{Rule: RuleCount, KeepCount: 7}) {
 		t.Errorf("retention = %+v", st.retention)
 	}
-	wantSettings := []setting{{"consistency", "filesystem"}, {"volumes", "data"}, {"mounts", "/data"}, {"maxFreezeSeconds", "10"}, {"snapshotTags", "Team=web"}}
+	wantSettings := []setting{{"consistency", "filesystem"}, {"volumes", "data"}, {"apps", ""}, {"mounts", "/data"}, {"maxFreezeSeconds", "10"}, {"snapshotTags", "Team=web"}}
 	if !cmp.Equal(st.snapshot, wantSettings, cmp.AllowUnexported(setting{})) {
 		t.Errorf("snapshot = %+v", st.snapshot)
 	}
@@ -91,6 +91,44 @@ func TestReadPolicy(t *testing.T) {
 		}
 	}); !slices.Equal(got, []string{"automation", "instance", "window"}) {
 		t.Errorf("roles = %v", got)
+	}
+}
+
+// TestReadWindowsSnapshot: a Windows runbook's settings come from its VSS
+// command, not from the package install or the custom hooks run before it,
+// and the hooks are read too — on both VSS paths.
+func TestReadWindowsSnapshot(t *testing.T) {
+	const windows = `apiVersion: ssm-backup/v1
+kind: BackupPolicy
+metadata: {name: win}
+spec:
+  platform: windows
+  targets: {tags: {Role: sql}}
+  volumes: data
+  consistency: application
+  apps:
+    - {type: custom, pre: 'C:\hooks\pause.cmd', post: 'C:\hooks\resume.cmd', timeout: 45s}
+  windows: {vss: VSS, installPackages: true, noWriters: true}
+  schedule: {expression: "cron(0 2 * * ? *)"}
+  retention: {count: 7}
+  copies: [{region: us-west-2}]
+  tags: {Team: sql}
+`
+	for vss, want := range map[string][]setting{
+		"managed":    {{"volumes", "data"}, {"vss", "managed"}, {"copyOnly", "true"}, {"noWriters", "true"}, {"customHooks", `C:\hooks\pause.cmd|C:\hooks\resume.cmd|45`}},
+		"diskshadow": {{"volumes", "data"}, {"vss", "diskshadow"}, {"copyOnly", "true"}, {"noWriters", "true"}, {"customHooks", `C:\hooks\pause.cmd|C:\hooks\resume.cmd|45`}, {"snapshotTags", "Team=sql"}},
+	} {
+		text := strings.Replace(windows, "vss: VSS", "vss: "+vss, 1)
+		if vss == "diskshadow" {
+			text = strings.Replace(text, "installPackages: true, ", "", 1)
+		}
+		st, notes := newTree("new", compileText(t, text)).read("win")
+		if len(notes) > 0 {
+			t.Fatalf("%s: notes: %q", vss, notes)
+		}
+		if !cmp.Equal(st.snapshot, want, cmp.AllowUnexported(setting{})) {
+			t.Errorf("%s: snapshot = %+v, want %+v", vss, st.snapshot, want)
+		}
 	}
 }
 
