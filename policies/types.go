@@ -98,8 +98,8 @@ type App struct {
 	PreFlush        *bool     `yaml:"preFlush,omitempty" json:"preFlush,omitempty" jsonschema:"default=true,description=mysql/mariadb: flush tables before taking the lock to shorten it. Default true."`
 	Service         string    `yaml:"service,omitempty" json:"service,omitempty" jsonschema:"pattern=^[A-Za-z0-9_.-]{1\\,64}$,description=postgresql: libpq service name (from the service file) to connect with; default: local socket\\, peer authentication as postgres."`
 	ServiceFile     string    `yaml:"serviceFile,omitempty" json:"serviceFile,omitempty" jsonschema:"pattern=^/[A-Za-z0-9._/-]*$,description=postgresql: path of the libpq service file on the instance."`
-	Pre             string    `yaml:"pre,omitempty" json:"pre,omitempty" jsonschema:"description=custom: absolute path of the executable run before the freeze (required for custom).,example=/usr/local/sbin/quiesce"`
-	Post            string    `yaml:"post,omitempty" json:"post,omitempty" jsonschema:"description=custom: absolute path of the executable run after the thaw whenever pre ran."`
+	Pre             string    `yaml:"pre,omitempty" json:"pre,omitempty" jsonschema:"description=custom: absolute path of the executable run before the freeze (required for custom); on windows an absolute Windows path of an .exe or .cmd or .bat or .ps1 file.,example=/usr/local/sbin/quiesce"`
+	Post            string    `yaml:"post,omitempty" json:"post,omitempty" jsonschema:"description=custom: absolute path of the executable run after the thaw (on windows: after the snapshot request) whenever pre ran."`
 	Timeout         *Duration `yaml:"timeout,omitempty" json:"timeout,omitempty" jsonschema:"description=custom: time limit for pre and for post each; 1s to 1h.,example=30s"`
 }
 
