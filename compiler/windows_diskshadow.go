@@ -2,6 +2,7 @@ package compiler
 
 import (
 	"encoding/json"
+	"slices"
 	"fmt"
 
 	"github.com/ssm-backup/ssm-backup/documents"
@@ -95,13 +96,21 @@ func buildWindowsDiskshadowRunbook(p *PolicyPlan) documents.AutomationDocument {
 }
 
 // applyDiskshadowRoles lets the automation role run the DISKSHADOW
-// document instead of the Linux one. The instance role needs nothing more:
-// the script's CreateSnapshots carries the policy's tags at creation, as
-// the Linux script's does.
+// document instead of the Linux one, and read snapshots for the runbook's
+// check of this run's (whatever its retention and copies). The instance
+// role needs nothing more: the script's CreateSnapshots carries the
+// policy's tags at creation, as the Linux script's does.
 func applyDiskshadowRoles(p *PolicyPlan, roles *RoleSet) {
 	for i, st := range roles.AutomationPolicy.Statement {
-		if st.Sid == "RunSnapshotDocument" {
+		switch st.Sid {
+		case "RunSnapshotDocument":
 			roles.AutomationPolicy.Statement[i].Resource = Strings{arn("ssm", thisRegion, thisAccount, "document/"+p.SharedName(WindowsDiskshadowDocument))}
+		case "FollowCommandAndInstance":
+			if !slices.Contains(st.Action, "ec2:DescribeSnapshots") {
+				actions := append(slices.Clone(st.Action), "ec2:DescribeSnapshots")
+				slices.Sort(actions)
+				roles.AutomationPolicy.Statement[i].Action = actions
+			}
 		}
 	}
 }

@@ -1,0 +1,182 @@
+package compiler_test
+
+// Proves that each runbook's role (the backup runbook's automation role,
+// the restore drill's drill role) allows what the runbook's own API steps
+// call: every aws:executeAwsApi,
+// aws:assertAwsResourceProperty and aws:waitForAwsResourceProperty API, the
+// instance-state changes, and Run Command (SendCommand on the document the
+// step names, and the calls that follow the command). The Python step
+// scripts (aws:executeScript) are checked by their own tests; this check
+// is at the level of actions and documents: resources and conditions are
+// the IAM conformance tests' business.
+
+import (
+	"fmt"
+	"path"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/ssm-backup/ssm-backup/compiler"
+	"github.com/ssm-backup/ssm-backup/compiler/internal/conformance"
+)
+
+// runbookNeeds lists what the runbook's steps call, as IAM actions, and the
+// documents its aws:runCommand steps send.
+func runbookNeeds(runbook any) (actions map[string]string, documents map[string]string) {
+	actions, documents = map[string]string{}, map[string]string{}
+	for _, s := range confSteps(runbook) {
+		name, _ := s["name"].(string)
+		in, _ := s["inputs"].(map[string]any)
+		switch s["action"] {
+		case "aws:executeAwsApi", "aws:assertAwsResourceProperty", "aws:waitForAwsResourceProperty":
+			service, _ := in["Service"].(string)
+			api, _ := in["Api"].(string)
+			actions[strings.ToLower(service)+":"+api] = name
+		case "aws:changeInstanceState":
+			switch in["DesiredState"] {
+			case "stopped":
+				actions["ec2:StopInstances"] = name
+			case "running":
+				actions["ec2:StartInstances"] = name
+			}
+			actions["ec2:DescribeInstances"] = name
+		case "aws:runCommand":
+			doc, _ := in["DocumentName"].(string)
+			documents[doc] = name
+			for _, a := range []string{"ssm:SendCommand", "ssm:ListCommands", "ssm:ListCommandInvocations"} {
+				actions[a] = name
+			}
+		}
+	}
+	return actions, documents
+}
+
+// allowedActions are the Allow statements of an identity policy: each
+// action pattern with the resources it is allowed on.
+func allowedActions(policy any) map[string][]string {
+	out := map[string][]string{}
+	doc, _ := policy.(map[string]any)
+	for _, st := range confList(doc["Statement"]) {
+		m, _ := st.(map[string]any)
+		if m["Effect"] != "Allow" {
+			continue
+		}
+		for _, a := range conformance.StringList(m["Action"]) {
+			out[strings.ToLower(a)] = append(out[strings.ToLower(a)], conformance.StringList(m["Resource"])...)
+		}
+	}
+	return out
+}
+
+// permissionProblems lists the runbook's calls its role does not allow.
+func permissionProblems(runbook, role any) []string {
+	allowed := allowedActions(role)
+	resourcesOf := func(action string) ([]string, bool) {
+		var res []string
+		found := false
+		for pattern, r := range allowed {
+			if ok, _ := path.Match(pattern, strings.ToLower(action)); ok {
+				res, found = append(res, r...), true
+			}
+		}
+		return res, found
+	}
+	actions, documents := runbookNeeds(runbook)
+	var out []string
+	for _, a := range sortedKeys(actions) {
+		if _, ok := resourcesOf(a); !ok {
+			out = append(out, fmt.Sprintf("%s: calls %s, which the runbook's role does not allow", actions[a], a))
+		}
+	}
+	sendable, _ := resourcesOf("ssm:SendCommand")
+	for _, d := range sortedKeys(documents) {
+		ok := false
+		for _, r := range sendable {
+			if strings.HasSuffix(r, ":document/"+d) || strings.HasSuffix(r, ":document/*") {
+				ok = true
+			}
+		}
+		if !ok {
+			out = append(out, fmt.Sprintf("%s: sends document %s, which the runbook's role may not send", documents[d], d))
+		}
+	}
+	return out
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func TestConformanceRunbookPermissions(t *testing.T) {
+	checked := 0
+	drills := 0
+	for _, set := range conformanceSets(t) {
+		for _, policy := range set.SSMPolicies() {
+			dir := compiler.PolicyDir(policy)
+			// The backup runbook with the automation role, the restore
+			// drill's with the drill role.
+			for runbook, role := range map[string]string{"automation-runbook.json": "iam/automation-policy.json", "drill/automation-runbook.json": "iam/drill-policy.json"} {
+				if _, ok := set.Files[dir+runbook]; !ok {
+					continue
+				}
+				t.Run(set.Name+"/"+policy+"/"+runbook, func(t *testing.T) {
+					for _, p := range permissionProblems(confDecode(t, set, dir+runbook), confDecode(t, set, dir+role)) {
+						t.Error(p)
+					}
+				})
+				checked++
+				if strings.HasPrefix(runbook, "drill/") {
+					drills++
+				}
+			}
+		}
+	}
+	if checked == 0 || drills == 0 {
+		t.Fatalf("checked %d runbooks, %d of them drills; want both kinds", checked, drills)
+	}
+	t.Logf("checked the roles of %d runbooks (%d restore drills) against their API steps", checked, drills)
+}
+
+// TestRunbookPermissionsNegativeControl proves the check can fail: a role
+// without DescribeSnapshots, and one that may send another document.
+func TestRunbookPermissionsNegativeControl(t *testing.T) {
+	set := goldenSet(t, "windows-diskshadow")
+	dir := compiler.PolicyDir("sql-legacy")
+	runbook := confDecode(t, set, dir+"automation-runbook.json")
+	if p := permissionProblems(runbook, confDecode(t, set, dir+"iam/automation-policy.json")); len(p) > 0 {
+		t.Fatalf("the unmutated role already fails: %v", p)
+	}
+	for name, c := range map[string]struct {
+		mutate func(st map[string]any)
+		want   string
+	}{
+		"no DescribeSnapshots": {func(st map[string]any) {
+			var keep []any
+			for _, a := range conformance.StringList(st["Action"]) {
+				if a != "ec2:DescribeSnapshots" {
+					keep = append(keep, a)
+				}
+			}
+			st["Action"] = keep
+		}, "calls ec2:DescribeSnapshots, which the runbook's role does not allow"},
+		"another document": {func(st map[string]any) {
+			if st["Sid"] == "RunSnapshotDocument" {
+				st["Resource"] = []any{"arn:aws:ssm:us-east-1:111122223333:document/other"}
+			}
+		}, "which the runbook's role may not send"},
+	} {
+		role := confDecode(t, set, dir+"iam/automation-policy.json")
+		for _, st := range confList(role.(map[string]any)["Statement"]) {
+			c.mutate(st.(map[string]any))
+		}
+		if got := permissionProblems(runbook, role); !strings.Contains(strings.Join(got, "\n"), c.want) {
+			t.Errorf("%s: want %q, got %v", name, c.want, got)
+		}
+	}
+}
