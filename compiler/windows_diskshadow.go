@@ -2,8 +2,8 @@ package compiler
 
 import (
 	"encoding/json"
-	"slices"
 	"fmt"
+	"slices"
 
 	"github.com/ssm-backup/ssm-backup/documents"
 	"github.com/ssm-backup/ssm-backup/policies"
