@@ -180,3 +180,117 @@ func TestRunbookPermissionsNegativeControl(t *testing.T) {
 		}
 	}
 }
+
+// windowTaskProblems lists what a maintenance window's task needs that the
+// window's role (named by ServiceRoleArn, found in roles by its name) does
+// not allow: starting the task's runbook, and passing it its role.
+func windowTaskProblems(window any, roles map[string]any) []string {
+	w, _ := window.(map[string]any)
+	task, _ := w["RegisterTaskWithMaintenanceWindow"].(map[string]any)
+	if task == nil || task["TaskType"] != "AUTOMATION" {
+		return []string{"no AUTOMATION task"}
+	}
+	roleARN, _ := task["ServiceRoleArn"].(string)
+	role, ok := roles[roleARN[strings.LastIndex(roleARN, "/")+1:]]
+	if !ok {
+		return []string{"the task's role " + roleARN + " is no role of the policy"}
+	}
+	allowed := allowedActions(role)
+	allows := func(action, resourceSuffix string) bool {
+		for _, r := range allowed[strings.ToLower(action)] {
+			if strings.HasSuffix(r, resourceSuffix) {
+				return true
+			}
+		}
+		return false
+	}
+	var out []string
+	runbook, _ := task["TaskArn"].(string)
+	if !allows("ssm:StartAutomationExecution", ":automation-definition/"+runbook+":*") {
+		out = append(out, "the window's role may not start "+runbook)
+	}
+	inv, _ := task["TaskInvocationParameters"].(map[string]any)
+	auto, _ := inv["Automation"].(map[string]any)
+	params, _ := auto["Parameters"].(map[string]any)
+	for _, r := range conformance.StringList(params["AutomationAssumeRole"]) {
+		if !allows("iam:PassRole", r[strings.LastIndex(r, ":role/"):]) {
+			out = append(out, "the window's role may not pass "+r+" to "+runbook)
+		}
+	}
+	return out
+}
+
+// TestConformanceWindowPermissions: each maintenance window's role may
+// start its task's runbook and pass the runbook its role (the backup
+// window and the restore drill's).
+func TestConformanceWindowPermissions(t *testing.T) {
+	checked := 0
+	for _, set := range conformanceSets(t) {
+		for _, policy := range set.SSMPolicies() {
+			dir := compiler.PolicyDir(policy)
+			roles := map[string]any{}
+			for _, p := range set.PathsWithSuffix("-policy.json") {
+				if strings.HasPrefix(p, dir+"iam/") {
+					kind := strings.TrimSuffix(strings.TrimPrefix(p, dir+"iam/"), "-policy.json")
+					roles["ssmb-"+policy+"-"+kind] = confDecode(t, set, p)
+				}
+			}
+			for _, w := range []string{"maintenance-window.json", "drill/maintenance-window.json"} {
+				if _, ok := set.Files[dir+w]; !ok {
+					continue
+				}
+				t.Run(set.Name+"/"+policy+"/"+w, func(t *testing.T) {
+					for _, p := range windowTaskProblems(confDecode(t, set, dir+w), roles) {
+						t.Error(p)
+					}
+				})
+				checked++
+			}
+		}
+	}
+	if checked == 0 {
+		t.Fatal("no maintenance window was checked")
+	}
+	t.Logf("checked %d maintenance windows' roles against their tasks", checked)
+}
+
+// TestWindowPermissionsNegativeControl proves the check can fail.
+func TestWindowPermissionsNegativeControl(t *testing.T) {
+	set := goldenSet(t, "restore-drill")
+	dir := compiler.PolicyDir("files")
+	window := confDecode(t, set, dir+"drill/maintenance-window.json")
+	for name, c := range map[string]struct {
+		edit func(role map[string]any)
+		want string
+	}{
+		"unchanged":      {func(map[string]any) {}, ""},
+		"no start":       {func(r map[string]any) { dropActions(r, "ssm:StartAutomationExecution") }, "may not start ssm-backup-files-drill"},
+		"no pass role":   {func(r map[string]any) { dropActions(r, "iam:PassRole") }, "may not pass"},
+		"no window role": {nil, "is no role of the policy"},
+	} {
+		roles := map[string]any{}
+		if c.edit != nil {
+			role := confDecode(t, set, dir+"iam/window-policy.json").(map[string]any)
+			c.edit(role)
+			roles["ssmb-files-window"] = role
+		}
+		got := strings.Join(windowTaskProblems(window, roles), "\n")
+		if (c.want == "" && got != "") || !strings.Contains(got, c.want) {
+			t.Errorf("%s: want %q, got %q", name, c.want, got)
+		}
+	}
+}
+
+// dropActions removes an action from every statement of a policy.
+func dropActions(policy map[string]any, action string) {
+	for _, st := range confList(policy["Statement"]) {
+		m := st.(map[string]any)
+		var keep []any
+		for _, a := range conformance.StringList(m["Action"]) {
+			if a != action {
+				keep = append(keep, a)
+			}
+		}
+		m["Action"] = keep
+	}
+}
