@@ -11,7 +11,9 @@
 #       killed when the time is over). Before a pre hook starts, its post
 #       hook is recorded as due. A failing or timed-out pre hook fails the
 #       step and the hooks after it are not run.
-# post: runs, last first, every post hook recorded as due, each at most
+# post: first stops any pre hook still running from a stopped pre step
+#       (recorded with its process id while it runs); then runs, last
+#       first, every post hook recorded as due, each at most
 #       once (claimed by an atomic rename of its record, which names the
 #       claiming process and is removed once the hook ran), bounded by its
 #       timeout. A claim whose process is gone — stopped while the hook
@@ -81,6 +83,21 @@ function Invoke-HookOnce([string]$What, [string]$File, [int]$Seconds) {
     Say "$What hook $File (at most $Seconds s)"
     $proc = Start-Process @start
     $null = $proc.Handle # without an open handle, ExitCode stays empty after the process ends
+    # A pre hook's process is recorded while it runs: if this step is
+    # cancelled and the hook outlives it, the post action stops it before
+    # any post hook runs.
+    $running = Join-Path $state "running.$($proc.Id)"
+    if ($What -eq 'pre') { Set-Content -LiteralPath $running -Value $File -Encoding Ascii }
+    try {
+        return (Wait-Hook $What $File $Seconds $proc)
+    } finally {
+        Remove-Item -LiteralPath $running -Force -ErrorAction SilentlyContinue
+    }
+}
+
+# Wait-Hook waits for a started hook, bounded, and stops its process tree
+# when the time is over.
+function Wait-Hook([string]$What, [string]$File, [int]$Seconds, $proc) {
     if (-not $proc.WaitForExit($Seconds * 1000)) {
         # Through cmd, so that taskkill's own messages (the hook may end
         # just now) never become a PowerShell error.
@@ -96,10 +113,34 @@ function Invoke-HookOnce([string]$What, [string]$File, [int]$Seconds) {
     return ''
 }
 
+# Stop-RunningPres stops, with its process tree, every pre hook recorded as
+# running whose process is still the one recorded (it started before the
+# record): a cancelled pre step's hook must not go on while the post hooks
+# run.
+function Stop-RunningPres {
+    foreach ($record in @(Get-ChildItem -LiteralPath $state -Filter 'running.*' -File)) {
+        if ($record.Name -notmatch '^running\.([0-9]{1,9})$') { continue }
+        $hook = Get-Process -Id ([int]$Matches[1]) -ErrorAction SilentlyContinue
+        $same = $false
+        if ($hook) {
+            try { $same = $hook.StartTime -le $record.LastWriteTime } catch { $same = $true }
+        }
+        if ($same) {
+            Say "stopping pre hook $([string](Get-Content -LiteralPath $record.FullName -Raw -ErrorAction SilentlyContinue)) (process $($hook.Id)), still running from a stopped pre step"
+            try {
+                & $env:ComSpec /d /c "taskkill /PID $($hook.Id) /T /F >nul 2>&1" | Out-Null
+                $null = $hook.WaitForExit(10000)
+            } catch { }
+        }
+        Remove-Item -LiteralPath $record.FullName -Force -ErrorAction SilentlyContinue
+    }
+}
+
 # Invoke-DuePosts runs every post hook recorded as due, last first, each
 # once; it returns the error messages.
 function Invoke-DuePosts {
     $errors = @()
+    Stop-RunningPres
     # A record claimed by a process that is gone was stopped while its
     # hook ran (a step timeout, a cancellation, a reboot): it is due again.
     foreach ($stale in @(Get-ChildItem -LiteralPath $state -Filter 'claimed.*' -File)) {
