@@ -13,7 +13,6 @@ package compiler_test
 import (
 	"fmt"
 	"path"
-	"sort"
 	"strings"
 	"testing"
 
@@ -84,13 +83,13 @@ func permissionProblems(runbook, role any) []string {
 	}
 	actions, documents := runbookNeeds(runbook)
 	var out []string
-	for _, a := range sortedKeys(actions) {
+	for _, a := range confSortedKeys(actions) {
 		if _, ok := resourcesOf(a); !ok {
 			out = append(out, fmt.Sprintf("%s: calls %s, which the runbook's role does not allow", actions[a], a))
 		}
 	}
 	sendable, _ := resourcesOf("ssm:SendCommand")
-	for _, d := range sortedKeys(documents) {
+	for _, d := range confSortedKeys(documents) {
 		ok := false
 		for _, r := range sendable {
 			if strings.HasSuffix(r, ":document/"+d) || strings.HasSuffix(r, ":document/*") {
@@ -102,15 +101,6 @@ func permissionProblems(runbook, role any) []string {
 		}
 	}
 	return out
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 func TestConformanceRunbookPermissions(t *testing.T) {
