@@ -251,11 +251,16 @@ func TestWindowsHooksDocument(t *testing.T) {
 	order := func(what string, parts ...string) { inOrder(t, script, what, parts...) }
 	order("the post hook is due before the pre hook starts", `Join-Path $state "due.$i"`, `Invoke-Hook 'pre' $hook.Pre $hook.Seconds`)
 	order("the pre action releases an earlier run first", `if ($action -eq 'pre') {`, `$left = Invoke-DuePosts`, `for ($i = 0; $i -lt $hooks.Count; $i++)`)
-	order("a pre hook's process is recorded while it runs, the record removed when it ends", "if ($What -eq 'pre') { Set-Content -LiteralPath $running", "return (Wait-Hook $What $File $Seconds $proc)", "} finally {", "Remove-Item -LiteralPath $running")
-	order("the post hooks run only once a pre hook still running is stopped", "function Invoke-DuePosts {", "$errors = @()\n    Stop-RunningPres\n", `Get-ChildItem -LiteralPath $state -Filter 'due.*'`)
+	order("a pre hook's process is recorded while it runs, the record removed once it has ended", "$proc = [System.Diagnostics.Process]::Start($psi)", "Set-Content -LiteralPath $running", "return (Wait-Hook $What $File $Seconds $proc)", "} finally {", "if ($proc.HasExited) { Remove-Item -LiteralPath $running")
+	order("a post action stops further pre hooks of a pre step still going on", "function Invoke-DuePosts {", "if ($action -eq 'post') { Set-Content -LiteralPath $stopPre", "for ($i = 0; $i -lt $hooks.Count; $i++) {", "(Get-Item -LiteralPath $stopPre).LastWriteTime -gt $started", "Invoke-Hook 'pre' $hook.Pre $hook.Seconds")
+	order("a claim names its process by id and start time", "$myTicks = (Get-Process -Id $PID).StartTime.ToUniversalTime().Ticks", "$owner.StartTime.ToUniversalTime().Ticks -eq $ownerTicks", `".$PID.$myTicks."`)
+	order("the post hooks run only once a pre hook still running is stopped", "function Invoke-DuePosts {", "    Stop-RunningPres\n", `Get-ChildItem -LiteralPath $state -Filter 'due.*'`)
 	order("a claim whose process is gone is due again, before the due records are listed", `Get-ChildItem -LiteralPath $state -Filter 'claimed.*'`, "if (-not $alive) {", `Get-ChildItem -LiteralPath $state -Filter 'due.*'`)
 	order("a due post is claimed before it runs, its record kept until it ran", `Move-Item -LiteralPath $record.FullName -Destination $claimed`, `Invoke-Hook 'post' $fields[1]`, "the application may still be paused\" }\n        Remove-Item -LiteralPath $claimed")
 	order("a hook that cannot start is a failed hook, not an error that ends the loop", "function Invoke-Hook(", "try {", "return (Invoke-HookOnce $What $File $Seconds)", "} catch {")
+	if strings.Contains(script, "Start-Process") || strings.Contains(script, "catch { $same = $true }") || strings.Contains(script, "catch { $alive = $true }") {
+		t.Error("hooks start with Start-Process (no handle for a hook that ends at once), or an unreadable process counts as ours")
+	}
 	for _, want := range []string{"-Descending", "taskkill /PID $($proc.Id) /T /F >nul 2>&1", "$proc.WaitForExit($Seconds * 1000)"} {
 		if !strings.Contains(script, want) {
 			t.Errorf("the hooks script lacks %q", want)

@@ -176,6 +176,17 @@ $request = @{
 }
 if ($excludeIds.Count -gt 0) { $request.InstanceSpecification_ExcludeDataVolumeId = [string[]]$excludeIds }
 
+# Start-Diskshadow starts diskshadow.exe with these arguments. Process.Start
+# keeps the handle CreateProcess returns, so the exit code of a run that
+# ends at once is still read.
+function Start-Diskshadow([string]$Arguments) {
+    $psi = New-Object System.Diagnostics.ProcessStartInfo
+    $psi.FileName = Join-Path $env:SystemRoot 'System32\diskshadow.exe'
+    $psi.Arguments = $Arguments
+    $psi.UseShellExecute = $false
+    return [System.Diagnostics.Process]::Start($psi)
+}
+
 # Find-ShadowSet is the id of the shadow set DISKSHADOW made, from the
 # EXEC step's report or DISKSHADOW's log; '' when there is none.
 function Find-ShadowSet {
@@ -195,8 +206,7 @@ function Remove-ShadowSet([string]$Id) {
     try {
         $clean = Join-Path $work 'cleanup.dsh'
         @("DELETE SHADOWS SET {$Id}", 'EXIT') | Set-Content -Path $clean -Encoding Ascii
-        $cleanup = Start-Process -FilePath "$env:SystemRoot\System32\diskshadow.exe" -ArgumentList '/s', "`"$clean`"" -NoNewWindow -PassThru
-        $null = $cleanup.Handle
+        $cleanup = Start-Diskshadow "/s `"$clean`""
         if (-not $cleanup.WaitForExit(120000)) { $cleanup.Kill(); $cleanup.WaitForExit() }
         if ($cleanup.ExitCode -eq 0) { return "; shadow set {$Id} deleted" }
         $code = $cleanup.ExitCode
@@ -209,8 +219,7 @@ function Remove-ShadowSet([string]$Id) {
 # --- 2. and 3. The shadow set, and the one request ------------------------
 $clock = [System.Diagnostics.Stopwatch]::StartNew()
 $log = Join-Path $work 'diskshadow.log'
-$proc = Start-Process -FilePath "$env:SystemRoot\System32\diskshadow.exe" -ArgumentList '/s', "`"$dsh`"", '/l', "`"$log`"" -NoNewWindow -PassThru
-$null = $proc.Handle # without an open handle, ExitCode stays empty after the process ends
+$proc = Start-Diskshadow "/s `"$dsh`" /l `"$log`""
 while (-not (Test-Path $ready)) {
     if ($proc.HasExited) {
         Get-Content -Path $log -ErrorAction SilentlyContinue | Write-Output
