@@ -2,6 +2,7 @@ package compiler
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/ssm-backup/ssm-backup/documents"
@@ -74,14 +75,50 @@ func lowerWindows(p *policies.Policy, pp *PolicyPlan) {
 // applyWindowsStrategy builds the runbook and permissions of a Windows
 // policy with "consistency: application" (VSS).
 func applyWindowsStrategy(p *PolicyPlan, a *policyArtifacts) {
+	var docs Strings
+	// Both runbooks read this run's snapshots to verify them, whatever the
+	// policy's retention and copies.
+	reads := []string{"ec2:DescribeSnapshots"}
 	if p.usesDiskshadow() {
 		a.runbook = buildWindowsDiskshadowRunbook(p)
-		applyDiskshadowRoles(p, &a.roles)
+		// The script's CreateSnapshots carries the policy's tags at
+		// creation, as the Linux script's does: the instance role needs
+		// nothing more.
+		docs = Strings{arn("ssm", thisRegion, thisAccount, "document/"+p.SharedName(WindowsDiskshadowDocument))}
 	} else {
 		a.runbook = buildWindowsVSSRunbook(p)
-		applyWindowsRoles(p, &a.roles)
+		addVSSInstanceGrants(p, &a.roles)
+		docs = Strings{arn("ssm", thisRegion, "", "document/"+documents.CreateVSSSnapshotDocument)}
+		if p.Windows.InstallPackages {
+			docs = append(docs, arn("ssm", thisRegion, "", "document/"+documents.ConfigurePackageDocument))
+		}
+		reads = append(reads, "ssm:ListInventoryEntries") // the preflight's package check
 	}
-	allowWindowsHooks(p, &a.roles) // windows_hooks.go
+	if p.hasWindowsHooks() {
+		docs = append(docs, arn("ssm", thisRegion, thisAccount, "document/"+p.SharedName(WindowsHooksDocument)))
+	}
+	grantRunCommand(&a.roles, docs, reads)
+}
+
+// grantRunCommand lets the automation role send these documents instead
+// of the Linux one, and adds the reads its runbook makes to the
+// statement of read-only calls.
+func grantRunCommand(roles *RoleSet, docs Strings, reads []string) {
+	for i, st := range roles.AutomationPolicy.Statement {
+		switch st.Sid {
+		case "RunSnapshotDocument":
+			roles.AutomationPolicy.Statement[i].Resource = docs
+		case "FollowCommandAndInstance":
+			actions := slices.Clone(st.Action)
+			for _, r := range reads {
+				if !slices.Contains(actions, r) {
+					actions = append(actions, r)
+				}
+			}
+			slices.Sort(actions)
+			roles.AutomationPolicy.Statement[i].Action = actions
+		}
+	}
 }
 
 func psBool(b bool) string {
@@ -276,10 +313,9 @@ func verifyAndListSteps(p *PolicyPlan, description string, consistent ec2APIFilt
 	}
 }
 
-// applyWindowsRoles gives the instance role the scoped equivalent of
-// AWSEC2VssSnapshotPolicy and the automation role the AWS documents of
-// the managed VSS path instead of the Linux snapshot document.
-func applyWindowsRoles(p *PolicyPlan, roles *RoleSet) {
+// addVSSInstanceGrants gives the instance role the scoped equivalent of
+// AWSEC2VssSnapshotPolicy.
+func addVSSInstanceGrants(p *PolicyPlan, roles *RoleSet) {
 	n := p.Names
 	// AWSEC2-CreateVssSnapshot calls CreateSnapshots with the tags it was
 	// given (allowed by the instance policy's existing statements, scoped
@@ -305,29 +341,6 @@ func applyWindowsRoles(p *PolicyPlan, roles *RoleSet) {
 				"ForAllValues:StringEquals": {"aws:TagKeys": {"AppConsistent", "Device"}},
 			},
 		})
-	docs := Strings{arn("ssm", thisRegion, "", "document/"+documents.CreateVSSSnapshotDocument)}
-	if p.Windows.InstallPackages {
-		docs = append(docs, arn("ssm", thisRegion, "", "document/"+documents.ConfigurePackageDocument))
-	}
-	var out []Statement
-	for _, st := range roles.AutomationPolicy.Statement {
-		switch st.Sid {
-		case "RunSnapshotDocument":
-			st.Resource = docs
-		case "FollowCommandAndInstance":
-			st.Action = Strings{
-				"ec2:DescribeInstances",
-				"ec2:DescribeSnapshots",
-				"ssm:DescribeInstanceInformation",
-				"ssm:GetCommandInvocation",
-				"ssm:ListCommandInvocations",
-				"ssm:ListCommands",
-				"ssm:ListInventoryEntries",
-			}
-		}
-		out = append(out, st)
-	}
-	roles.AutomationPolicy.Statement = out
 }
 
 // writeWindowsPrerequisites lists what the instances of a Windows VSS

@@ -95,35 +95,11 @@ func buildWindowsDiskshadowRunbook(p *PolicyPlan) documents.AutomationDocument {
 	return doc
 }
 
-// applyDiskshadowRoles lets the automation role run the DISKSHADOW
-// document instead of the Linux one, and read snapshots for the runbook's
-// check of this run's (whatever its retention and copies). The instance
-// role needs nothing more: the script's CreateSnapshots carries the
-// policy's tags at creation, as the Linux script's does.
-func applyDiskshadowRoles(p *PolicyPlan, roles *RoleSet) {
-	for i, st := range roles.AutomationPolicy.Statement {
-		switch st.Sid {
-		case "RunSnapshotDocument":
-			roles.AutomationPolicy.Statement[i].Resource = Strings{arn("ssm", thisRegion, thisAccount, "document/"+p.SharedName(WindowsDiskshadowDocument))}
-		case "FollowCommandAndInstance":
-			if !slices.Contains(st.Action, "ec2:DescribeSnapshots") {
-				actions := append(slices.Clone(st.Action), "ec2:DescribeSnapshots")
-				slices.Sort(actions)
-				roles.AutomationPolicy.Statement[i].Action = actions
-			}
-		}
-	}
-}
-
 // addWindowsShared emits the DISKSHADOW document, its script, its template
 // resource and its Terraform counterpart when a policy of the plan uses it,
 // and the hooks document when a policy has custom hooks.
 func addWindowsShared(plan *Plan, files Files, resources map[string]json.RawMessage, tf *renderedTerraform) error {
-	used := false
-	for _, p := range plan.Policies {
-		used = used || p.usesDiskshadow()
-	}
-	if used {
+	if slices.ContainsFunc(plan.Policies, (*PolicyPlan).usesDiskshadow) {
 		err := addSharedCommandDocument(plan, files, resources, tf, sharedCommandDocument{
 			Doc: windowsDiskshadowCommand(), Dir: WindowsDiskshadowDir, Script: "windows-diskshadow.ps1", Source: documents.WindowsDiskshadowScript(),
 			LogicalID: WindowsDiskshadowLogicalID, Name: plan.SharedName(WindowsDiskshadowDocument), Tag: "windows-diskshadow",

@@ -27,18 +27,13 @@ const (
 )
 
 // windowsHooks are the custom apps of a Windows policy, in the listed
-// order, with the default timeout applied (rounded up to whole seconds).
+// order, with LowerApps' default timeout and rounding.
 func windowsHooks(apps []policies.App) []documents.WindowsHook {
 	var out []documents.WindowsHook
-	for _, a := range apps {
-		if a.Type != policies.Custom {
-			continue
+	for _, a := range LowerApps(apps) {
+		if a.Type == documents.AppCustom {
+			out = append(out, documents.WindowsHook{Pre: a.Pre, Post: a.Post, TimeoutSeconds: a.TimeoutSeconds})
 		}
-		timeout := DefaultHookTimeout
-		if a.Timeout != nil {
-			timeout = a.Timeout.Value
-		}
-		out = append(out, documents.WindowsHook{Pre: a.Pre, Post: a.Post, TimeoutSeconds: wholeSeconds(timeout)})
 	}
 	return out
 }
@@ -122,26 +117,10 @@ func wrapWindowsHooks(doc *documents.AutomationDocument, p *PolicyPlan, snapshot
 	doc.MainSteps = append(steps, after)
 }
 
-// allowWindowsHooks lets the automation role run the hooks document too.
-func allowWindowsHooks(p *PolicyPlan, roles *RoleSet) {
-	if !p.hasWindowsHooks() {
-		return
-	}
-	for i, st := range roles.AutomationPolicy.Statement {
-		if st.Sid == "RunSnapshotDocument" {
-			roles.AutomationPolicy.Statement[i].Resource = append(st.Resource, arn("ssm", thisRegion, thisAccount, "document/"+p.SharedName(WindowsHooksDocument)))
-		}
-	}
-}
-
 // addWindowsHooksShared emits the hooks document and its script when a
 // policy of the plan has hooks.
 func addWindowsHooksShared(plan *Plan, files Files, resources map[string]json.RawMessage, tf *renderedTerraform) error {
-	used := false
-	for _, p := range plan.Policies {
-		used = used || p.hasWindowsHooks()
-	}
-	if !used {
+	if !slices.ContainsFunc(plan.Policies, (*PolicyPlan).hasWindowsHooks) {
 		return nil
 	}
 	doc := documents.WindowsHooksCommand("ssm-backup: the custom pre and post hooks of a Windows policy, run on the instance around its VSS snapshot (pre: in order, each post recorded as due first; post: every due post hook, last first, once). Run by the backup runbook of each Windows policy with custom apps.")

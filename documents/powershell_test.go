@@ -153,15 +153,7 @@ func TestDiskshadowDocumentParameters(t *testing.T) {
 			t.Errorf("the tags pattern admits %q", bad)
 		}
 	}
-	order := []string{"'BEGIN BACKUP'", "'CREATE'", "\"EXEC `", "'DELETE SHADOWS SET %VSS_SHADOW_SET%'", "'END BACKUP'"}
-	last := -1
-	for _, s := range order {
-		i := strings.Index(windowsDiskshadowScript, s)
-		if i < 0 || i < last {
-			t.Errorf("DISKSHADOW script: %s missing or out of order", s)
-		}
-		last = i
-	}
+	inOrder(t, windowsDiskshadowScript, "DISKSHADOW script", "'BEGIN BACKUP'", "'CREATE'", "\"EXEC `", "'DELETE SHADOWS SET %VSS_SHADOW_SET%'", "'END BACKUP'")
 	// A copy backup is DISKSHADOW's default: BEGIN and END BACKUP (a full
 	// backup) only when CopyOnly is False; there is no SET OPTION COPY.
 	for _, want := range []string{"$full = $SsmBackup.CopyOnly -ne 'True'", "if ($full) { $script += 'BEGIN BACKUP' }", "if ($full) { $script += 'END BACKUP' }"} {
